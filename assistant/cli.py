@@ -1,0 +1,290 @@
+"""`dispatch-qa`: index dispatches, ask questions, inspect the index, serve the web chat."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import typing
+from dataclasses import fields
+from pathlib import Path
+from typing import Any, Literal
+
+from assistant.settings import Settings, SettingsError, load_settings
+
+EXIT_OK, EXIT_ERROR, EXIT_PARTIAL = 0, 1, 3
+
+
+class CommandError(Exception):
+    """A user-facing failure: printed as one line, exit code 1."""
+
+
+# -- argument parsing --------------------------------------------------------------------------
+
+def _settings_parent() -> argparse.ArgumentParser:
+    """Every setting as --flag-name, on every subcommand (defaults stay in Settings)."""
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group("settings (also DISPATCH_QA_* env vars and dispatch-qa.toml)")
+    hints = typing.get_type_hints(Settings)
+    for f in fields(Settings):
+        flag = "--" + f.name.replace("_", "-")
+        kind = hints[f.name]
+        help_text = f.metadata.get("doc", "") + f" [default: {f.default}]"
+        if typing.get_origin(kind) is Literal:
+            group.add_argument(flag, dest=f"setting_{f.name}", choices=typing.get_args(kind),
+                               default=argparse.SUPPRESS, help=help_text)
+        elif kind is bool:
+            group.add_argument(flag, dest=f"setting_{f.name}", action=argparse.BooleanOptionalAction,
+                               default=argparse.SUPPRESS, help=help_text)
+        else:
+            group.add_argument(flag, dest=f"setting_{f.name}", default=argparse.SUPPRESS, metavar="VALUE",
+                               help=help_text)
+    parent.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
+    return parent
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _settings_parent()
+    parser = argparse.ArgumentParser(
+        prog="dispatch-qa", description="Ask questions of news dispatches; every answer cites its passages.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("index", parents=[common], help="index (sync) folders or files of dispatches")
+    p.add_argument("paths", nargs="*", type=Path, help="folders and/or files; none re-syncs every indexed root")
+    p.add_argument("--rebuild", action="store_true",
+                   help="rebuild the vector store from the records (no re-embedding)")
+    p.add_argument("--reset", action="store_true",
+                   help="forget every vector and re-embed from the roots (after changing the model)")
+
+    p = sub.add_parser("ask", parents=[common], help="ask a question")
+    p.add_argument("question")
+    p.add_argument("--date-from", help="only dispatches dated on/after (YYYY[-MM[-DD]])")
+    p.add_argument("--date-to", help="only dispatches dated on/before (YYYY[-MM[-DD]])")
+    p.add_argument("--source", action="append", default=[], help="only this source/agency (repeatable)")
+
+    sub.add_parser("status", parents=[common], help="what is indexed")
+    sub.add_parser("list", parents=[common], help="list indexed documents")
+    p = sub.add_parser("show", parents=[common], help="one document's metadata and text")
+    p.add_argument("doc_id")
+    p = sub.add_parser("remove", parents=[common], help="take one document out of the index")
+    p.add_argument("doc_id")
+    p = sub.add_parser("serve", parents=[common], help="start the web chat")
+    p.add_argument("--no-seed", action="store_true", help="do not index seeds/ when the index is empty")
+
+    _add_eval_bench(sub, common)
+    return parser
+
+
+def _add_eval_bench(sub: Any, common: argparse.ArgumentParser) -> None:
+    try:
+        from assistant import evaluate
+    except ImportError:
+        return
+    evaluate.add_parsers(sub, common)
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    cli = {k.removeprefix("setting_"): v for k, v in vars(args).items() if k.startswith("setting_")}
+    return load_settings(cli=cli)
+
+
+# -- commands ----------------------------------------------------------------------------------
+
+def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.pipeline import open_pipeline
+
+    pipeline = open_pipeline(settings)
+    for path in args.paths:
+        if not path.exists():
+            raise CommandError(f"{path}: no such file or folder")
+    if not args.paths and not pipeline.records.roots():
+        raise CommandError("nothing to index: give folders or files, e.g. `dispatch-qa index seeds/`")
+    bar = _progress_bar("indexing")
+    report = pipeline.index(args.paths or None, rebuild=args.rebuild, reset=args.reset, progress=bar.update)
+    bar.close()
+    data = report.to_dict()
+    if args.json:
+        _print_json({"summary": _summary(data), **data})
+    else:
+        if report.repaired:
+            print(f"repaired: {report.repaired}", file=sys.stderr)
+        for failure in report.failed:
+            print(f"failed: {failure['file']}: {failure['reason']}", file=sys.stderr)
+        s = _summary(data)
+        print(f"{s['added']} added, {s['updated']} updated, {s['unchanged']} unchanged, "
+              f"{s['removed']} removed, {s['failed']} failed documents; {report.chunks_written} chunks written "
+              f"({report.chunks_embedded} embedded); index holds {report.documents_total} documents, "
+              f"{report.chunks_total} chunks; {report.seconds:.1f} s")
+    return EXIT_PARTIAL if report.failed else EXIT_OK
+
+
+def _summary(data: dict[str, Any]) -> dict[str, int]:
+    return {"added": len(data["added"]), "updated": len(data["updated"]), "unchanged": data["unchanged"],
+            "removed": len(data["removed"]), "failed": len(data["failed"])}
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.pipeline import QueryFilters, open_pipeline
+
+    pipeline = open_pipeline(settings)
+    if pipeline.records.counts()[0] == 0:
+        raise CommandError(f"the index in {settings.data_dir} is empty: run `dispatch-qa index seeds/` first")
+    filters = QueryFilters(args.date_from, args.date_to, tuple(args.source))
+    try:
+        answer = pipeline.ask(args.question, filters=filters)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    if args.json:
+        _print_json(answer.to_dict())
+        return EXIT_OK
+    print(render_answer(answer))
+    return EXIT_OK
+
+
+def render_answer(answer: Any) -> str:
+    lines = [answer.answer, ""]
+    if answer.citations:
+        lines.append("Sources:")
+        for c in answer.citations:
+            lines += _source_lines(f"[{c.marker}]", c)
+    if answer.related:
+        lines.append("Related passages (not citations):" if answer.language == "en"
+                     else "Passages liés (pas des citations) :")
+        for c in answer.related:
+            lines += _source_lines("-", c)
+    return "\n".join(lines).rstrip()
+
+
+def _source_lines(head: str, c: Any) -> list[str]:
+    meta = " — ".join(x for x in (c.title or c.doc_id, c.date or "undated", c.source or "agency not stated") if x)
+    quote = " ".join(c.quote.split())
+    return [f"{head} {meta}", f"    {c.source_path} [{c.start}:{c.end}]", f"    « {quote} »"]
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.pipeline import open_pipeline
+
+    status = open_pipeline(settings).status()
+    if args.json:
+        _print_json(status)
+    else:
+        for key, value in status.items():
+            print(f"{key.replace('_', ' ')}: {value if value is not None else '-'}")
+    return EXIT_OK
+
+
+def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.pipeline import open_pipeline
+
+    docs = open_pipeline(settings).documents()
+    if args.json:
+        _print_json({"documents": docs})
+    else:
+        for d in docs:
+            print(f"{d['doc_id']}\t{d['date'] or '-'}\t{d['source'] or '-'}\t{d['chunks']} chunks\t{d['title'] or ''}")
+        print(f"{len(docs)} documents", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.pipeline import open_pipeline
+
+    doc = open_pipeline(settings).document(args.doc_id)
+    if doc is None:
+        raise CommandError(f"no document with id '{args.doc_id}' (see `dispatch-qa list`)")
+    if args.json:
+        _print_json(doc)
+    else:
+        for key in ("doc_id", "title", "date", "source", "language", "chunks", "source_path", "indexed_at"):
+            print(f"{key}: {doc[key] if doc[key] is not None else '-'}")
+        print()
+        print(doc["text"])
+    return EXIT_OK
+
+
+def cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.pipeline import open_pipeline
+
+    removed = open_pipeline(settings).remove(args.doc_id)
+    if not removed:
+        raise CommandError(f"no document with id '{args.doc_id}' (see `dispatch-qa list`)")
+    if args.json:
+        _print_json({"removed": args.doc_id})
+    else:
+        print(f"removed {args.doc_id}")
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from ui.app import serve  # the one door back: Gradio loads only for this command
+
+    return serve(settings, seed=not args.no_seed)
+
+
+COMMANDS = {"index": cmd_index, "ask": cmd_ask, "status": cmd_status, "list": cmd_list, "show": cmd_show,
+            "remove": cmd_remove, "serve": cmd_serve}
+
+
+# -- plumbing ----------------------------------------------------------------------------------
+
+class _Bar:
+    def __init__(self, desc: str) -> None:
+        self.desc = desc
+        self._bar: Any = None
+
+    def update(self, done: int, total: int, message: str) -> None:
+        if self._bar is None:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, desc=self.desc, unit="doc", file=sys.stderr, leave=False,
+                             disable=None)
+        self._bar.total = total
+        self._bar.n = done
+        self._bar.refresh()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+def _progress_bar(desc: str) -> _Bar:
+    return _Bar(desc)
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    want_json = getattr(args, "json", False)
+    try:
+        settings = settings_from_args(args)
+        handler = COMMANDS.get(args.command) or getattr(args, "handler", None)
+        return handler(args, settings)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_ERROR
+    except (CommandError, SettingsError) as exc:
+        return _fail(str(exc), want_json)
+    except Exception as exc:  # noqa: BLE001 - the known failures below get one clear line each
+        from index.embedding import EmbeddingError
+        from index.indexer import IndexMismatchError
+        from index.locking import IndexLockedError
+        from index.stores import StoreError
+
+        if isinstance(exc, (EmbeddingError, IndexMismatchError, IndexLockedError, StoreError)):
+            return _fail(str(exc), want_json)
+        raise
+
+
+def _fail(message: str, want_json: bool) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    if want_json:
+        _print_json({"error": message})
+    return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

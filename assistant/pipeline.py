@@ -1,0 +1,208 @@
+"""The composition root: settings -> embedder, stores, indexer, retriever, answerer.
+
+Both doors (CLI and web app) build exactly one Pipeline from one Settings and go through it.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from assistant.settings import Settings
+
+
+def quiet_environment() -> None:
+    """Nothing phones home; the hub stays reachable for users who set HF_HUB_OFFLINE themselves."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+@dataclass(frozen=True)
+class QueryFilters:
+    date_from: str | None = None   # ISO date, any precision
+    date_to: str | None = None
+    sources: tuple[str, ...] = ()
+
+
+class Pipeline:
+    def __init__(self, settings: Settings) -> None:
+        quiet_environment()
+        from index.embedding import Embedder
+        from index.records import Records
+
+        self.settings = settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.records = Records(settings.records_path)
+        self.embedder = Embedder(settings.embedding_model, settings.embedding_backend,
+                                 settings.embedding_batch_size, settings.embedding_threads)
+        self._lock = threading.RLock()
+        self._indexer: Any = None
+        self._retriever: Any = None
+        self._seen_generation: int | None = None
+
+    # -- building blocks ------------------------------------------------------------------------
+    @property
+    def chroma_config(self) -> Any:
+        from index.stores import ChromaConfig
+
+        s = self.settings
+        return ChromaConfig(mode=s.store_mode, path=s.chroma_path, host=s.chroma_host, port=s.chroma_port,
+                            collection=s.collection)
+
+    @property
+    def indexer(self) -> Any:
+        if self._indexer is None:
+            from index.indexer import ChunkingConfig, Indexer
+
+            s = self.settings
+            self._indexer = Indexer(
+                records=self.records, chroma=self.chroma_config, keyword_dir=s.data_dir / "keyword",
+                embedder=self.embedder,
+                chunking=ChunkingConfig(s.chunk_max_tokens, s.chunk_overlap_sentences, s.embed_titles),
+                max_file_bytes=s.max_file_bytes, lock_path=s.data_dir / "index.lock",
+                lock_timeout=s.lock_timeout, bm25_k1=s.bm25_k1, bm25_b=s.bm25_b)
+        return self._indexer
+
+    def retriever(self) -> Any:
+        """The retriever over the current index; reopened when another process changed it."""
+        with self._lock:
+            generation = self.records.generation
+            if self._retriever is None or generation != self._seen_generation:
+                self._retriever = self._open_retriever()
+                self._seen_generation = generation
+            return self._retriever
+
+    def _open_retriever(self) -> Any:
+        from assistant.retrieval import FusionParams, Retriever
+        from index.indexer import open_vector_store
+        from index.keyword import KeywordIndex
+        from index.stores import release_clients
+
+        s = self.settings
+        self.indexer.check_identity(write=False)
+        if self._retriever is not None and s.store_mode == "embedded":
+            release_clients()  # an embedded client caches the collection; reopen to see new writes
+        vectors = open_vector_store(self.chroma_config, self.records)
+        keyword = KeywordIndex.open(self.records, s.data_dir / "keyword", s.bm25_k1, s.bm25_b)
+        if self._indexer is not None:
+            self._indexer._vectors = vectors
+        return Retriever(self.records, vectors, keyword, self.embedder,
+                         FusionParams(dense_weight=s.dense_weight, candidate_k=s.candidate_k))
+
+    # -- operations -----------------------------------------------------------------------------
+    def index(self, paths: Iterable[Path] | None = None, rebuild: bool = False, reset: bool = False,
+              progress: Callable[[int, int, str], None] | None = None, transform: Any = None) -> Any:
+        if reset:
+            self.indexer.reset()
+        report = self.indexer.sync(list(paths) if paths else None, progress=progress, transform=transform,
+                                   rebuild=rebuild)
+        with self._lock:
+            self._retriever = None
+        return report
+
+    def ask(self, question: str, filters: QueryFilters | None = None, history: list[str] | None = None,
+            mode: str = "hybrid", k: int | None = None) -> Any:
+        from assistant.answer import AnswerParams, compose
+        from assistant.retrieval import documents_for
+        from index.documents import date_range
+        from index.keyword import Filters
+
+        question = question.strip()
+        if not question:
+            raise ValueError("the question is empty")
+        started = time.perf_counter()
+        retriever = self.retriever()
+        kf = None
+        if filters is not None:
+            lo = date_range(filters.date_from) if filters.date_from else None
+            hi = date_range(filters.date_to) if filters.date_to else None
+            if filters.date_from and lo is None:
+                raise ValueError(f"date_from: '{filters.date_from}' is not a date (use YYYY, YYYY-MM or YYYY-MM-DD)")
+            if filters.date_to and hi is None:
+                raise ValueError(f"date_to: '{filters.date_to}' is not a date (use YYYY, YYYY-MM or YYYY-MM-DD)")
+            kf = Filters(date_from=lo[0] if lo else None, date_to=hi[1] if hi else None,
+                         sources=tuple(filters.sources))
+        query = contextual_query(question, history or [])
+        k = k or self.settings.top_k
+        passages = retriever.retrieve(query, max(k, 5), kf, mode)
+        retrieved_at = time.perf_counter()
+        docs = documents_for(self.records, passages)
+        weights = retriever.keyword.term_weights(list(dict.fromkeys(_analyze(query))))
+        answer = compose(question, passages, docs, weights,
+                         AnswerParams(max_sentences=self.settings.answer_max_sentences,
+                                      abstain_threshold=self.settings.abstain_threshold))
+        answer.retrieved_doc_ids = list(dict.fromkeys(p.doc_id for p in passages[:max(k, 10)]))
+        done = time.perf_counter()
+        answer.timings_ms = {"retrieve": round((retrieved_at - started) * 1000, 2),
+                             "answer": round((done - retrieved_at) * 1000, 2),
+                             "total": round((done - started) * 1000, 2)}
+        return answer
+
+    def status(self) -> dict[str, Any]:
+        docs, chunks = self.records.counts()
+        manifest = self.records.manifest()
+        last = manifest.get("last_indexed_at")
+        return {
+            "documents": docs, "chunks": chunks,
+            "embedding_model": manifest.get("embedding_model", self.embedder.identity),
+            "dimension": int(manifest["dimension"]) if "dimension" in manifest else None,
+            "chunking": manifest.get("chunking"),
+            "store_mode": self.settings.store_mode, "store_location": self.chroma_config.location,
+            "data_dir": str(self.settings.data_dir.resolve()),
+            "roots": self.records.roots(),
+            "last_indexed_at": _iso(float(last)) if last else None,
+            "generation": self.records.generation,
+        }
+
+    def documents(self) -> list[dict[str, Any]]:
+        return [{"doc_id": d.doc_id, "title": d.title, "date": d.date, "source": d.source,
+                 "language": d.language, "chunks": d.n_chunks, "source_path": d.source_path}
+                for d in self.records.documents()]
+
+    def document(self, doc_id: str) -> dict[str, Any] | None:
+        d = self.records.document(doc_id)
+        if d is None:
+            return None
+        return {"doc_id": d.doc_id, "title": d.title, "date": d.date, "source": d.source,
+                "language": d.language, "chunks": d.n_chunks, "source_path": d.source_path,
+                "indexed_at": _iso(d.indexed_at), "text": d.text}
+
+    def remove(self, doc_id: str) -> bool:
+        removed = self.indexer.remove(doc_id)
+        with self._lock:
+            self._retriever = None
+        return removed
+
+    def close(self) -> None:
+        self.records.close()
+
+
+def contextual_query(question: str, history: list[str]) -> str:
+    """A follow-up borrows the previous question's words, so "Et le Kremlin ?" keeps its subject."""
+    if not history:
+        return question
+    return f"{question} {history[-1]}"
+
+
+def _analyze(text: str) -> list[str]:
+    from index.french import analyze
+
+    return analyze(text)
+
+
+def _iso(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(ts))
+
+
+def open_pipeline(settings: Settings) -> Pipeline:
+    return Pipeline(settings)

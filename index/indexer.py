@@ -1,0 +1,450 @@
+"""The incremental sync: content hashes decide what to embed; records first, derived stores after.
+
+Order of a change: embed -> commit to the records (one transaction) -> update Chroma. A run
+killed anywhere leaves the records consistent; the next run sees Chroma lagging (its synced
+generation differs) and reconciles it from the records, never re-embedding.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from index.chunking import CHUNKING_VERSION, Chunk, chunk_spans, split_sentences
+from index.documents import Dispatch, date_range, iter_files, load_file
+from index.embedding import Embedder
+from index.french import ANALYZER_VERSION, analyze
+from index.keyword import KeywordIndex
+from index.locking import writer_lock
+from index.records import ChunkRecord, DocumentRecord, Records
+from index.stores import ChromaConfig, StoreError, VectorStore, wipe_embedded_store
+
+Progress = Callable[[int, int, str], None]
+BATCH_CHUNKS = 256
+
+
+class IndexMismatchError(RuntimeError):
+    """The index was built by another model or chunking; mixing vectors is refused."""
+
+
+@dataclass(frozen=True)
+class ChunkingConfig:
+    max_tokens: int = 180
+    overlap_sentences: int = 1
+    embed_titles: bool = True
+
+    @property
+    def identity(self) -> str:
+        return (f"chunking-{CHUNKING_VERSION}/max{self.max_tokens}/overlap{self.overlap_sentences}/"
+                f"titles{int(self.embed_titles)}/{ANALYZER_VERSION}")
+
+
+@dataclass
+class SyncReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    removed: list[str] = field(default_factory=list)
+    failed: list[dict[str, str]] = field(default_factory=list)  # {"file", "reason"}
+    chunks_written: int = 0
+    chunks_embedded: int = 0
+    chunks_total: int = 0
+    documents_total: int = 0
+    seconds: float = 0.0
+    repaired: str | None = None  # what a reconcile or rebuild fixed, if anything
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class PreparedChunk:
+    record: ChunkRecord
+    embed_text: str
+    text: str
+
+
+def embed_hash(identity: str, text: str) -> str:
+    return hashlib.sha256(f"{identity}\x00{text}".encode()).hexdigest()[:32]
+
+
+def chunk_id(doc_id: str, chunk: Chunk, ehash: str) -> str:
+    key = f"{doc_id}\x00{chunk.ordinal}\x00{chunk.start}\x00{chunk.end}\x00{ehash}"
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def embed_text_for(title: str | None, chunk_text: str, embed_titles: bool) -> str:
+    """What the encoder and the keyword index see: the title gives a chunk its subject."""
+    if not embed_titles or not title or chunk_text.startswith(title[:40]):
+        return chunk_text
+    return f"{title}\n{chunk_text}"
+
+
+class Indexer:
+    def __init__(self, records: Records, chroma: ChromaConfig, keyword_dir: Path, embedder: Embedder,
+                 chunking: ChunkingConfig, max_file_bytes: int, lock_path: Path, lock_timeout: float,
+                 bm25_k1: float = 1.2, bm25_b: float = 0.75) -> None:
+        self.records = records
+        self.chroma_config = chroma
+        self.keyword_dir = keyword_dir
+        self.embedder = embedder
+        self.chunking = chunking
+        self.max_file_bytes = max_file_bytes
+        self.lock_path = lock_path
+        self.lock_timeout = lock_timeout
+        self.bm25 = (bm25_k1, bm25_b)
+        self._vectors: VectorStore | None = None
+
+    # -- identity -------------------------------------------------------------------------------
+    def check_identity(self, write: bool) -> None:
+        """Refuse an index built by another model/chunking; stamp a new one."""
+        manifest = self.records.manifest()
+        wanted = {"embedding_model": self.embedder.identity, "chunking": self.chunking.identity}
+        recorded_model = manifest.get("embedding_model")
+        if recorded_model is None:
+            if write:
+                dim = str(self.embedder.dimension)
+                with self.records.transaction() as tx:
+                    for key, value in {**wanted, "dimension": dim}.items():
+                        tx.set_meta(key, value)
+            return
+        for key, value in wanted.items():
+            if manifest.get(key) != value:
+                raise IndexMismatchError(
+                    f"the index in {self.records.path.parent} was built with {key} "
+                    f"'{manifest.get(key)}', but the settings ask for '{value}'. Vectors of different "
+                    f"models are never mixed: re-index with `dispatch-qa index --reset` (re-embeds "
+                    f"everything), or use the settings the index was built with."
+                )
+
+    # -- vector store -------------------------------------------------------------------------
+    def vector_store(self) -> VectorStore:
+        if self._vectors is None:
+            self._vectors = open_vector_store(self.chroma_config, self.records)
+        return self._vectors
+
+    # -- public operations --------------------------------------------------------------------
+    def sync(self, roots: Iterable[Path] | None = None, progress: Progress | None = None,
+             transform: Callable[[Dispatch], Dispatch] | None = None, rebuild: bool = False) -> SyncReport:
+        """Bring the index in line with the given roots (or every root indexed before)."""
+        started = time.perf_counter()
+        report = SyncReport()
+        with writer_lock(self.lock_path, self.lock_timeout):
+            self.check_identity(write=True)
+            if rebuild:
+                report.repaired = self._rebuild_vectors()
+            else:
+                report.repaired = self._reconcile_vectors()
+            wanted_roots = [Path(r).resolve() for r in roots] if roots else [Path(r) for r in self.records.roots()]
+            for root in wanted_roots:
+                self._sync_root(root, report, progress, transform)
+            self._finish(report)
+        report.documents_total, report.chunks_total = self.records.counts()
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def remove(self, doc_id: str) -> bool:
+        with writer_lock(self.lock_path, self.lock_timeout):
+            doc = self.records.document(doc_id)
+            if doc is None:
+                return False
+            with self.records.transaction() as tx:
+                gone = tx.delete_document(doc_id)
+                tx.exclude(doc_id, doc.content_hash)
+                tx.drop_unreferenced_vectors()
+            self.vector_store().delete(gone)
+            self._finish(SyncReport())
+            return True
+
+    def reset(self) -> None:
+        """Forget every document and vector (keeping the roots), for a re-embed with new settings."""
+        with writer_lock(self.lock_path, self.lock_timeout):
+            with self.records.transaction() as tx:
+                tx.clear_all()
+            if self.chroma_config.mode == "embedded":
+                self._vectors = None
+                wipe_embedded_store(self.chroma_config)
+            else:
+                self.vector_store().reset()
+            self._vectors = None
+
+    # -- sync internals -----------------------------------------------------------------------
+    def _sync_root(self, root: Path, report: SyncReport, progress: Progress | None,
+                   transform: Callable[[Dispatch], Dispatch] | None) -> None:
+        root_key = str(root)
+        known = self.records.document_hashes()
+        if not root.exists():
+            kept = sum(1 for _, (_, r, _) in known.items() if r == root_key)
+            report.failed.append({"file": root_key,
+                                  "reason": f"not found; its {kept} indexed documents are kept"})
+            return
+        with self.records.transaction() as tx:
+            tx.add_root(root_key)
+        excluded = self.records.excluded()
+        seen: dict[str, str] = {}
+        protected_paths: set[str] = set()
+        pending: list[tuple[Dispatch, bool]] = []
+        for path in iter_files(root):
+            result = load_file(path, root, self.max_file_bytes)
+            for err in result.errors:
+                report.failed.append({"file": err.path, "reason": err.reason})
+            if result.errors:
+                protected_paths.add(str(path.resolve()))
+            for dispatch in result.dispatches:
+                if transform is not None:
+                    dispatch = transform(dispatch)
+                if dispatch.doc_id in seen:
+                    report.failed.append({"file": dispatch.source_path, "reason":
+                                          f"document id '{dispatch.doc_id}' already used by {seen[dispatch.doc_id]}"})
+                    continue
+                previous = known.get(dispatch.doc_id)
+                if previous is not None and previous[1] != root_key and Path(previous[1]).exists() \
+                        and not _inside(Path(previous[1]), root):
+                    report.failed.append({"file": dispatch.source_path, "reason":
+                                          f"document id '{dispatch.doc_id}' is already indexed from {previous[2]}"})
+                    continue
+                seen[dispatch.doc_id] = dispatch.source_path
+                if excluded.get(dispatch.doc_id) == dispatch.content_hash:
+                    continue  # removed by the user and unchanged since
+                if previous is not None and previous[0] == dispatch.content_hash and previous[1] == root_key:
+                    report.unchanged += 1
+                    continue
+                pending.append((dispatch, previous is not None))
+        gone = [doc_id for doc_id, (_, r, path) in known.items()
+                if r == root_key and doc_id not in seen and path not in protected_paths]
+        self._write(root_key, pending, report, progress)
+        if gone:
+            self._delete(gone, report)
+
+    def _write(self, root_key: str, pending: list[tuple[Dispatch, bool]], report: SyncReport,
+               progress: Progress | None) -> None:
+        total = len(pending)
+        done = 0
+        batch: list[tuple[Dispatch, bool, list[PreparedChunk]]] = []
+        batch_chunks = 0
+        for dispatch, is_update in pending:
+            prepared = self._prepare(dispatch)
+            batch.append((dispatch, is_update, prepared))
+            batch_chunks += len(prepared)
+            if batch_chunks >= BATCH_CHUNKS:
+                self._commit(root_key, batch, report)
+                done += len(batch)
+                if progress:
+                    progress(done, total, "embedding")
+                batch, batch_chunks = [], 0
+        if batch:
+            self._commit(root_key, batch, report)
+            done += len(batch)
+            if progress:
+                progress(done, total, "embedding")
+
+    def _prepare(self, dispatch: Dispatch) -> list[PreparedChunk]:
+        spans = split_sentences(dispatch.text, dispatch.body_start)
+        title = dispatch.title if self.chunking.embed_titles else None
+        title_tokens = self.embedder.count_tokens(title) + 1 if title else 0
+        if title and title_tokens > self.chunking.max_tokens // 3:
+            title = title[:120]
+            title_tokens = self.embedder.count_tokens(title) + 1
+        budget = max(16, min(self.chunking.max_tokens, self.embedder.max_tokens) - title_tokens)
+        counter = _TokenCounter(self.embedder, dispatch.text, spans)
+        chunks = chunk_spans(dispatch.text, spans, budget, lambda piece: self.embedder.count_tokens(piece),
+                             self.chunking.overlap_sentences, count_range=counter)
+        identity = self.embedder.identity
+        prepared = []
+        for chunk in chunks:
+            etext = embed_text_for(title, chunk.text, self.chunking.embed_titles)
+            ehash = embed_hash(identity, etext)
+            terms = " ".join(analyze(etext))
+            record = ChunkRecord(chunk_id=chunk_id(dispatch.doc_id, chunk, ehash), doc_id=dispatch.doc_id,
+                                 ordinal=chunk.ordinal, start=chunk.start, end=chunk.end, embed_hash=ehash,
+                                 terms=terms)
+            prepared.append(PreparedChunk(record=record, embed_text=etext, text=chunk.text))
+        return prepared
+
+    def _commit(self, root_key: str, batch: list[tuple[Dispatch, bool, list[PreparedChunk]]],
+                report: SyncReport) -> None:
+        hashes = [p.record.embed_hash for _, _, prepared in batch for p in prepared]
+        cached = self.records.vectors(hashes)
+        missing: dict[str, str] = {}
+        for _, _, prepared in batch:
+            for p in prepared:
+                if p.record.embed_hash not in cached:
+                    missing.setdefault(p.record.embed_hash, p.embed_text)
+        fresh: dict[str, np.ndarray] = {}
+        if missing:
+            vectors = self.embedder.embed(list(missing.values()))
+            fresh = dict(zip(missing.keys(), vectors))
+            report.chunks_embedded += len(missing)
+        all_vectors = {**cached, **fresh}
+        now = time.time()
+        old_ids: list[str] = []
+        with self.records.transaction() as tx:
+            tx.put_vectors(fresh)
+            for dispatch, _, prepared in batch:
+                old_ids += tx.delete_document(dispatch.doc_id)
+                tx.put_document(_document_record(dispatch, root_key, len(prepared), now))
+                tx.put_chunks(p.record for p in prepared)
+                tx.include(dispatch.doc_id)
+        new_ids = {p.record.chunk_id for _, _, prepared in batch for p in prepared}
+        store = self.vector_store()
+        stale = [i for i in old_ids if i not in new_ids]
+        if stale:
+            store.delete(stale)
+        ids, vecs, metas, texts = [], [], [], []
+        for dispatch, _, prepared in batch:
+            meta = chunk_metadata(dispatch.doc_id, dispatch.date, dispatch.source)
+            for p in prepared:
+                ids.append(p.record.chunk_id)
+                vecs.append(all_vectors[p.record.embed_hash])
+                metas.append({**meta, "start": p.record.start, "end": p.record.end})
+                texts.append(p.text)
+        store.upsert(ids, np.asarray(vecs, dtype=np.float32), metas, texts)
+        for dispatch, is_update, prepared in batch:
+            (report.updated if is_update else report.added).append(dispatch.doc_id)
+            report.chunks_written += len(prepared)
+
+    def _delete(self, doc_ids: list[str], report: SyncReport) -> None:
+        gone: list[str] = []
+        with self.records.transaction() as tx:
+            for doc_id in doc_ids:
+                gone += tx.delete_document(doc_id)
+        self.vector_store().delete(gone)
+        report.removed += doc_ids
+
+    def _finish(self, report: SyncReport) -> None:
+        """Drop orphan vectors, bring the keyword index up to date, mark Chroma as in step."""
+        with self.records.transaction() as tx:
+            tx.drop_unreferenced_vectors()
+            tx.set_meta("last_indexed_at", str(time.time()))
+        generation = self.records.generation
+        KeywordIndex.open(self.records, self.keyword_dir, *self.bm25)
+        self.records.set_meta("chroma_generation", str(generation))
+
+    # -- repair -------------------------------------------------------------------------------
+    def _reconcile_vectors(self) -> str | None:
+        """After an interrupted run, make Chroma hold exactly the recorded chunks."""
+        if self.records.get_meta("chroma_generation") == str(self.records.generation):
+            self.vector_store()  # opening is itself a check: a damaged store is rebuilt there
+            return None
+        store = self.vector_store()
+        wanted = self.records.chunk_ids()
+        present = store.all_ids()
+        extra = present - wanted
+        missing = wanted - present
+        if extra:
+            store.delete(sorted(extra))
+        if missing:
+            push_chunks(self.records, store, missing)
+        self.records.set_meta("chroma_generation", str(self.records.generation))
+        if extra or missing:
+            return f"reconciled the vector store: {len(missing)} chunks restored, {len(extra)} orphans removed"
+        return None
+
+    def _rebuild_vectors(self) -> str:
+        if self.chroma_config.mode == "embedded":
+            self._vectors = None
+            wipe_embedded_store(self.chroma_config)
+        store = self.vector_store()
+        store.reset()
+        wanted = self.records.chunk_ids()
+        push_chunks(self.records, store, wanted)
+        self.records.set_meta("chroma_generation", str(self.records.generation))
+        return f"rebuilt the vector store from the records: {len(wanted)} chunks, 0 embedded"
+
+
+def chunk_metadata(doc_id: str, date: str | None, source: str | None) -> dict[str, Any]:
+    span = date_range(date)
+    return {"doc_id": doc_id, "date_min": span[0] if span else -1, "date_max": span[1] if span else -1,
+            "source": (source or "").casefold()}
+
+
+def push_chunks(records: Records, store: VectorStore, chunk_ids: Iterable[str]) -> None:
+    """Write recorded chunks (with their stored vectors) into Chroma: no embedding involved."""
+    wanted = set(chunk_ids)
+    docs: dict[str, DocumentRecord] = {}
+    for batch in records.iter_chunks(batch=2000):
+        chunks = [c for c in batch if c.chunk_id in wanted]
+        if not chunks:
+            continue
+        need = {c.doc_id for c in chunks} - docs.keys()
+        docs.update({d.doc_id: d for d in records.documents(need)})
+        vectors = records.vectors(c.embed_hash for c in chunks)
+        ids, vecs, metas, texts = [], [], [], []
+        for c in chunks:
+            doc = docs.get(c.doc_id)
+            if doc is None or c.embed_hash not in vectors:
+                continue
+            ids.append(c.chunk_id)
+            vecs.append(vectors[c.embed_hash])
+            metas.append({**chunk_metadata(doc.doc_id, doc.date, doc.source), "start": c.start, "end": c.end})
+            texts.append(doc.text[c.start:c.end])
+        if ids:
+            store.upsert(ids, np.asarray(vecs, dtype=np.float32), metas, texts)
+
+
+def open_vector_store(config: ChromaConfig, records: Records) -> VectorStore:
+    """Open Chroma; an embedded store that fails to open is rebuilt from the records."""
+    try:
+        return VectorStore.open_checked(config)
+    except StoreError:
+        if config.mode == "server":
+            raise
+    except Exception:
+        if config.mode == "server":
+            raise
+    wipe_embedded_store(config)
+    store = VectorStore(config)
+    push_chunks(records, store, records.chunk_ids())
+    records.set_meta("chroma_generation", str(records.generation))
+    records.set_meta("last_repair", f"{time.time()}: vector store failed to open and was rebuilt")
+    return store
+
+
+def _document_record(dispatch: Dispatch, root_key: str, n_chunks: int, now: float) -> DocumentRecord:
+    span = date_range(dispatch.date)
+    return DocumentRecord(
+        doc_id=dispatch.doc_id, root=root_key, source_path=dispatch.source_path, title=dispatch.title,
+        date=dispatch.date, date_min=span[0] if span else None, date_max=span[1] if span else None,
+        source=dispatch.source, language=dispatch.language, text=dispatch.text,
+        body_start=dispatch.body_start, content_hash=dispatch.content_hash, n_chunks=n_chunks,
+        indexed_at=now)
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.relative_to(root)
+        return True
+    except ValueError:
+        return False
+
+
+class _TokenCounter:
+    """Token counts of text ranges, summed from per-sentence counts.
+
+    The model's tokenizer splits on whitespace first, so a run of sentences joined by whitespace
+    has exactly the sum of their counts: one batched tokenizer call per document replaces
+    hundreds of calls on growing strings. Ranges not on sentence bounds fall back to the tokenizer.
+    """
+
+    def __init__(self, embedder: Embedder, text: str, spans: list) -> None:
+        self.embedder = embedder
+        self.text = text
+        counts = embedder.count_tokens_many([text[s.start:s.end] for s in spans])
+        self.index_of_start = {s.start: i for i, s in enumerate(spans)}
+        self.index_of_end = {s.end: i for i, s in enumerate(spans)}
+        self.prefix = [0]
+        for c in counts:
+            self.prefix.append(self.prefix[-1] + c)
+
+    def __call__(self, start: int, end: int) -> int:
+        first = self.index_of_start.get(start)
+        last = self.index_of_end.get(end)
+        if first is not None and last is not None and last >= first:
+            return self.prefix[last + 1] - self.prefix[first]
+        return self.embedder.count_tokens(self.text[start:end])

@@ -1,0 +1,215 @@
+"""BM25 keyword index over analyzed French terms, derived from the records and persisted.
+
+Our own BM25 rather than llama-index's BM25Retriever: that one forgets its stemmer when
+persisted and cannot be updated incrementally. The term weights are precomputed into a sparse
+matrix, so a query is a sum of a few rows.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from index.records import Records
+
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Date range (inclusive, yyyymmdd ints) and source; a partial date matches if it overlaps."""
+
+    date_from: int | None = None
+    date_to: int | None = None
+    sources: tuple[str, ...] = ()
+
+    @property
+    def active(self) -> bool:
+        return self.date_from is not None or self.date_to is not None or bool(self.sources)
+
+
+class KeywordIndex:
+    def __init__(self, chunk_ids: list[str], chunk_doc: np.ndarray, doc_ids: list[str],
+                 doc_date_min: np.ndarray, doc_date_max: np.ndarray, doc_source: list[str],
+                 vocab: dict[str, int], idf: np.ndarray, weights, generation: int,
+                 k1: float, b: float) -> None:
+        self.chunk_ids = chunk_ids
+        self.chunk_doc = chunk_doc
+        self.doc_ids = doc_ids
+        self.doc_date_min = doc_date_min
+        self.doc_date_max = doc_date_max
+        self.doc_source = doc_source
+        self.vocab = vocab
+        self.idf = idf
+        self.weights = weights  # csr (n_terms x n_chunks)
+        self.generation = generation
+        self.k1 = k1
+        self.b = b
+        self._column: dict[str, int] | None = None
+
+    def __len__(self) -> int:
+        return len(self.chunk_ids)
+
+    # -- building -----------------------------------------------------------------------------
+    @classmethod
+    def build(cls, records: Records, k1: float = 1.2, b: float = 0.75) -> KeywordIndex:
+        from scipy import sparse
+
+        generation = records.generation
+        docs = {d.doc_id: d for d in _doc_meta(records)}
+        doc_ids = sorted(docs)
+        doc_index = {d: i for i, d in enumerate(doc_ids)}
+        vocab: dict[str, int] = {}
+        chunk_ids: list[str] = []
+        chunk_doc: list[int] = []
+        rows: list[int] = []
+        cols: list[int] = []
+        lengths: list[int] = []
+        for batch in records.iter_chunks():
+            for chunk in batch:
+                col = len(chunk_ids)
+                chunk_ids.append(chunk.chunk_id)
+                chunk_doc.append(doc_index.get(chunk.doc_id, -1))
+                terms = chunk.terms.split()
+                lengths.append(len(terms))
+                for term in terms:
+                    tid = vocab.get(term)
+                    if tid is None:
+                        tid = vocab[term] = len(vocab)
+                    rows.append(tid)
+                    cols.append(col)
+        n_chunks = len(chunk_ids)
+        tf = sparse.csr_matrix(
+            (np.ones(len(rows), dtype=np.float32), (np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64))),
+            shape=(len(vocab), n_chunks))
+        tf.sum_duplicates()
+        df = np.diff(tf.indptr).astype(np.float64)
+        idf = np.log1p((n_chunks - df + 0.5) / (df + 0.5)).astype(np.float32)
+        dl = np.asarray(lengths, dtype=np.float32)
+        avgdl = float(dl.mean()) if n_chunks else 1.0
+        norm = (k1 * (1 - b + b * dl / max(avgdl, 1e-9))).astype(np.float32)
+        data = tf.data
+        chunk_of_entry = tf.indices
+        term_of_entry = np.repeat(np.arange(tf.shape[0]), np.diff(tf.indptr))
+        tf.data = (idf[term_of_entry] * data * (k1 + 1) / (data + norm[chunk_of_entry])).astype(np.float32)
+        metas = [docs[d] for d in doc_ids]
+        return cls(
+            chunk_ids=chunk_ids, chunk_doc=np.asarray(chunk_doc, dtype=np.int64), doc_ids=doc_ids,
+            doc_date_min=np.asarray([m.date_min if m.date_min is not None else -1 for m in metas], dtype=np.int64),
+            doc_date_max=np.asarray([m.date_max if m.date_max is not None else -1 for m in metas], dtype=np.int64),
+            doc_source=[m.source or "" for m in metas], vocab=vocab, idf=idf, weights=tf,
+            generation=generation, k1=k1, b=b)
+
+    # -- persistence --------------------------------------------------------------------------
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f"keyword.{os.getpid()}.tmp.npz"
+        # Write then rename: a kill mid-save leaves the previous file, which the generation check discards.
+        with open(tmp, "wb") as fh:
+            np.savez(fh, data=self.weights.data, indices=self.weights.indices, indptr=self.weights.indptr,
+                     shape=np.asarray(self.weights.shape), idf=self.idf, chunk_doc=self.chunk_doc,
+                     doc_date_min=self.doc_date_min, doc_date_max=self.doc_date_max)
+        meta = {"format": FORMAT_VERSION, "generation": self.generation, "k1": self.k1, "b": self.b,
+                "chunk_ids": self.chunk_ids, "doc_ids": self.doc_ids, "doc_source": self.doc_source,
+                "vocab": sorted(self.vocab, key=self.vocab.__getitem__)}
+        meta_tmp = folder / f"keyword.{os.getpid()}.tmp.json"
+        meta_tmp.write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+        tmp.replace(folder / "keyword.npz")
+        meta_tmp.replace(folder / "keyword.json")
+
+    @classmethod
+    def load(cls, folder: Path) -> KeywordIndex | None:
+        from scipy import sparse
+
+        try:
+            meta = json.loads((folder / "keyword.json").read_text(encoding="utf-8"))
+            arrays = np.load(folder / "keyword.npz")
+        except (OSError, ValueError):
+            return None
+        if meta.get("format") != FORMAT_VERSION:
+            return None
+        weights = sparse.csr_matrix((arrays["data"], arrays["indices"], arrays["indptr"]),
+                                    shape=tuple(arrays["shape"]))
+        if weights.shape[1] != len(meta["chunk_ids"]):
+            return None
+        return cls(chunk_ids=meta["chunk_ids"], chunk_doc=arrays["chunk_doc"], doc_ids=meta["doc_ids"],
+                   doc_date_min=arrays["doc_date_min"], doc_date_max=arrays["doc_date_max"],
+                   doc_source=meta["doc_source"], vocab={t: i for i, t in enumerate(meta["vocab"])},
+                   idf=arrays["idf"], weights=weights, generation=int(meta["generation"]),
+                   k1=float(meta["k1"]), b=float(meta["b"]))
+
+    @classmethod
+    def open(cls, records: Records, folder: Path, k1: float = 1.2, b: float = 0.75) -> KeywordIndex:
+        """The persisted index when it matches the records' generation, else a rebuilt one."""
+        existing = cls.load(folder)
+        if (existing is not None and existing.generation == records.generation
+                and math.isclose(existing.k1, k1) and math.isclose(existing.b, b)):
+            return existing
+        fresh = cls.build(records, k1=k1, b=b)
+        fresh.save(folder)
+        return fresh
+
+    # -- querying -----------------------------------------------------------------------------
+    def term_weights(self, terms: list[str]) -> dict[str, float]:
+        return {t: float(self.idf[self.vocab[t]]) if t in self.vocab else 0.0 for t in terms}
+
+    def allowed_chunks(self, filters: Filters) -> np.ndarray | None:
+        if not filters.active or not len(self.chunk_ids):
+            return None
+        ok = np.ones(len(self.doc_ids), dtype=bool)
+        if filters.date_from is not None:
+            ok &= (self.doc_date_max >= filters.date_from) & (self.doc_date_max >= 0)
+        if filters.date_to is not None:
+            ok &= (self.doc_date_min <= filters.date_to) & (self.doc_date_min >= 0)
+        if filters.sources:
+            wanted = {s.casefold() for s in filters.sources}
+            ok &= np.asarray([s.casefold() in wanted for s in self.doc_source], dtype=bool)
+        return ok[self.chunk_doc]
+
+    def score_chunks(self, terms: list[str], chunk_ids: list[str]) -> dict[str, float]:
+        """BM25 scores of given chunks (for fusing candidates the keyword side did not return)."""
+        if self._column is None:
+            self._column = {c: i for i, c in enumerate(self.chunk_ids)}
+        ids = [self.vocab[t] for t in dict.fromkeys(terms) if t in self.vocab]
+        cols = [self._column[c] for c in chunk_ids if c in self._column]
+        if not ids or not cols:
+            return {c: 0.0 for c in chunk_ids}
+        sub = np.asarray(self.weights[ids][:, cols].sum(axis=0)).ravel()
+        found = dict(zip((self.chunk_ids[c] for c in cols), sub.tolist()))
+        return {c: found.get(c, 0.0) for c in chunk_ids}
+
+    def search(self, terms: list[str], k: int, filters: Filters | None = None) -> list[tuple[str, float]]:
+        """Top-k (chunk_id, bm25 score), best first; chunks with no query term are left out."""
+        ids = [self.vocab[t] for t in dict.fromkeys(terms) if t in self.vocab]
+        if not ids or not len(self.chunk_ids):
+            return []
+        scores = np.asarray(self.weights[ids].sum(axis=0)).ravel()
+        mask = self.allowed_chunks(filters) if filters else None
+        if mask is not None:
+            scores = np.where(mask, scores, 0.0)
+        positive = int(np.count_nonzero(scores > 0))
+        k = min(k, positive)
+        if k <= 0:
+            return []
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(self.chunk_ids[i], float(scores[i])) for i in top]
+
+
+@dataclass(frozen=True)
+class _DocMeta:
+    doc_id: str
+    date_min: int | None
+    date_max: int | None
+    source: str | None
+
+
+def _doc_meta(records: Records) -> list[_DocMeta]:
+    with records._lock:
+        rows = records._db.execute("SELECT doc_id, date_min, date_max, source FROM documents").fetchall()
+    return [_DocMeta(*r) for r in rows]

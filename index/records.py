@@ -1,0 +1,290 @@
+"""The project's own record of documents, chunks and their vectors (SQLite, the source of truth).
+
+Chroma and the keyword index are derived from these records, so either can be rebuilt from
+here without re-embedding; every change bumps `generation` so derived stores know they lag.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS roots (path TEXT PRIMARY KEY, added_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    doc_id TEXT PRIMARY KEY,
+    root TEXT NOT NULL,
+    source_path TEXT NOT NULL,
+    title TEXT, date TEXT, date_min INTEGER, date_max INTEGER, source TEXT,
+    language TEXT NOT NULL,
+    text TEXT NOT NULL,
+    body_start INTEGER NOT NULL,
+    content_hash TEXT NOT NULL,
+    n_chunks INTEGER NOT NULL,
+    indexed_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS documents_root ON documents(root);
+CREATE INDEX IF NOT EXISTS documents_path ON documents(source_path);
+CREATE TABLE IF NOT EXISTS chunks (
+    chunk_id TEXT PRIMARY KEY,
+    doc_id TEXT NOT NULL,
+    ordinal INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    embed_hash TEXT NOT NULL,
+    terms TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
+CREATE TABLE IF NOT EXISTS vectors (embed_hash TEXT PRIMARY KEY, vector BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS excluded (doc_id TEXT PRIMARY KEY, content_hash TEXT NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class DocumentRecord:
+    doc_id: str
+    root: str
+    source_path: str
+    title: str | None
+    date: str | None
+    date_min: int | None
+    date_max: int | None
+    source: str | None
+    language: str
+    text: str
+    body_start: int
+    content_hash: str
+    n_chunks: int
+    indexed_at: float
+
+
+@dataclass(frozen=True)
+class ChunkRecord:
+    chunk_id: str
+    doc_id: str
+    ordinal: int
+    start: int
+    end: int
+    embed_hash: str
+    terms: str  # analyzed keyword terms, space separated
+
+
+class Records:
+    """Thread-safe access to records.sqlite; writes happen in short transactions."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=60)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- transactions ---------------------------------------------------------------------
+    def transaction(self) -> _Transaction:
+        return _Transaction(self)
+
+    # -- meta -------------------------------------------------------------------------------
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    @property
+    def generation(self) -> int:
+        return int(self.get_meta("generation", "0") or 0)
+
+    def manifest(self) -> dict[str, str]:
+        with self._lock:
+            return dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+
+    # -- roots ------------------------------------------------------------------------------
+    def roots(self) -> list[str]:
+        with self._lock:
+            return [r[0] for r in self._db.execute("SELECT path FROM roots ORDER BY added_at, path")]
+
+    def add_root(self, path: str) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR IGNORE INTO roots VALUES (?, ?)", (path, time.time()))
+
+    # -- documents --------------------------------------------------------------------------
+    def document(self, doc_id: str) -> DocumentRecord | None:
+        with self._lock:
+            row = self._db.execute(f"SELECT {_DOC_COLS} FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+        return DocumentRecord(*row) if row else None
+
+    def documents(self, doc_ids: Iterable[str] | None = None) -> list[DocumentRecord]:
+        with self._lock:
+            if doc_ids is None:
+                rows = self._db.execute(f"SELECT {_DOC_COLS} FROM documents ORDER BY doc_id").fetchall()
+            else:
+                ids = list(dict.fromkeys(doc_ids))
+                rows = []
+                for i in range(0, len(ids), 500):
+                    part = ids[i:i + 500]
+                    rows += self._db.execute(
+                        f"SELECT {_DOC_COLS} FROM documents WHERE doc_id IN ({','.join('?' * len(part))})",
+                        part).fetchall()
+        return [DocumentRecord(*r) for r in rows]
+
+    def document_hashes(self) -> dict[str, tuple[str, str, str]]:
+        """doc_id -> (content_hash, root, source_path), for change detection without loading texts."""
+        with self._lock:
+            rows = self._db.execute("SELECT doc_id, content_hash, root, source_path FROM documents").fetchall()
+        return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
+    def counts(self) -> tuple[int, int]:
+        with self._lock:
+            docs = self._db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
+            chunks = self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        return int(docs), int(chunks)
+
+    # -- chunks -----------------------------------------------------------------------------
+    def chunks_of(self, doc_id: str) -> list[ChunkRecord]:
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_CHUNK_COLS} FROM chunks WHERE doc_id = ? ORDER BY ordinal", (doc_id,)).fetchall()
+        return [ChunkRecord(*r) for r in rows]
+
+    def chunks(self, chunk_ids: Iterable[str]) -> dict[str, ChunkRecord]:
+        ids = list(dict.fromkeys(chunk_ids))
+        out: dict[str, ChunkRecord] = {}
+        with self._lock:
+            for i in range(0, len(ids), 500):
+                part = ids[i:i + 500]
+                for row in self._db.execute(
+                        f"SELECT {_CHUNK_COLS} FROM chunks WHERE chunk_id IN ({','.join('?' * len(part))})", part):
+                    out[row[0]] = ChunkRecord(*row)
+        return out
+
+    def iter_chunks(self, batch: int = 2000) -> Iterator[list[ChunkRecord]]:
+        """All chunks in a stable order (rowid), in batches, for rebuilding derived stores."""
+        last = -1
+        while True:
+            with self._lock:
+                rows = self._db.execute(
+                    f"SELECT rowid, {_CHUNK_COLS} FROM chunks WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                    (last, batch)).fetchall()
+            if not rows:
+                return
+            last = rows[-1][0]
+            yield [ChunkRecord(*r[1:]) for r in rows]
+
+    def chunk_ids(self) -> set[str]:
+        with self._lock:
+            return {r[0] for r in self._db.execute("SELECT chunk_id FROM chunks")}
+
+    def excluded(self) -> dict[str, str]:
+        """Documents the user removed: skipped by later syncs until their content changes."""
+        with self._lock:
+            return dict(self._db.execute("SELECT doc_id, content_hash FROM excluded").fetchall())
+
+    # -- vectors ----------------------------------------------------------------------------
+    def vectors(self, embed_hashes: Iterable[str]) -> dict[str, np.ndarray]:
+        hashes = list(dict.fromkeys(embed_hashes))
+        out: dict[str, np.ndarray] = {}
+        with self._lock:
+            for i in range(0, len(hashes), 500):
+                part = hashes[i:i + 500]
+                for h, blob in self._db.execute(
+                        f"SELECT embed_hash, vector FROM vectors WHERE embed_hash IN ({','.join('?' * len(part))})",
+                        part):
+                    out[h] = np.frombuffer(blob, dtype=np.float32)
+        return out
+
+
+_DOC_COLS = ("doc_id, root, source_path, title, date, date_min, date_max, source, language, text, "
+             "body_start, content_hash, n_chunks, indexed_at")
+_CHUNK_COLS = "chunk_id, doc_id, ordinal, start, end, embed_hash, terms"
+
+
+class _Transaction:
+    """One atomic change: a crash leaves the records either before or after it."""
+
+    def __init__(self, records: Records) -> None:
+        self.records = records
+        self.db = records._db
+
+    def __enter__(self) -> _Transaction:
+        self.records._lock.acquire()
+        self.db.execute("BEGIN IMMEDIATE")
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is None:
+                self.db.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('generation', "
+                    "CAST(COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key='generation'), 0) + 1 AS TEXT))")
+                self.db.execute("COMMIT")
+            else:
+                self.db.execute("ROLLBACK")
+        finally:
+            self.records._lock.release()
+
+    def put_document(self, doc: DocumentRecord) -> None:
+        self.db.execute(f"INSERT OR REPLACE INTO documents ({_DOC_COLS}) VALUES ({','.join('?' * 14)})", (
+            doc.doc_id, doc.root, doc.source_path, doc.title, doc.date, doc.date_min, doc.date_max,
+            doc.source, doc.language, doc.text, doc.body_start, doc.content_hash, doc.n_chunks,
+            doc.indexed_at))
+
+    def delete_document(self, doc_id: str) -> list[str]:
+        """Remove a document and its chunks; returns the chunk ids that went."""
+        ids = [r[0] for r in self.db.execute("SELECT chunk_id FROM chunks WHERE doc_id = ?", (doc_id,))]
+        self.db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
+        self.db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
+        return ids
+
+    def put_chunks(self, chunks: Iterable[ChunkRecord]) -> None:
+        self.db.executemany(
+            f"INSERT OR REPLACE INTO chunks ({_CHUNK_COLS}) VALUES (?,?,?,?,?,?,?)",
+            [(c.chunk_id, c.doc_id, c.ordinal, c.start, c.end, c.embed_hash, c.terms) for c in chunks])
+
+    def put_vectors(self, vectors: dict[str, np.ndarray]) -> None:
+        self.db.executemany(
+            "INSERT OR IGNORE INTO vectors VALUES (?, ?)",
+            [(h, np.asarray(v, dtype=np.float32).tobytes()) for h, v in vectors.items()])
+
+    def drop_unreferenced_vectors(self) -> int:
+        cur = self.db.execute(
+            "DELETE FROM vectors WHERE embed_hash NOT IN (SELECT DISTINCT embed_hash FROM chunks)")
+        return cur.rowcount
+
+    def exclude(self, doc_id: str, content_hash: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO excluded VALUES (?, ?)", (doc_id, content_hash))
+
+    def include(self, doc_id: str) -> None:
+        self.db.execute("DELETE FROM excluded WHERE doc_id = ?", (doc_id,))
+
+    def clear_all(self) -> None:
+        for table in ("documents", "chunks", "vectors", "excluded"):
+            self.db.execute(f"DELETE FROM {table}")
+        self.db.execute("DELETE FROM meta WHERE key IN ('embedding_model', 'dimension', 'chunking', "
+                        "'chroma_generation')")
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    def add_root(self, path: str) -> None:
+        self.db.execute("INSERT OR IGNORE INTO roots VALUES (?, ?)", (path, time.time()))
+
+
+def dumps(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)

@@ -1,0 +1,186 @@
+"""The Chroma vector store (embedded on disk, or a Chroma server), through llama-index.
+
+Vectors are always passed in: the collection is created without an embedding function, so
+Chroma's default one (which downloads a model) can never run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from index.keyword import Filters
+
+
+class StoreError(RuntimeError):
+    """The vector store cannot be opened or used; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class ChromaConfig:
+    mode: Literal["embedded", "server"]
+    path: Path
+    host: str
+    port: int
+    collection: str
+
+    @property
+    def location(self) -> str:
+        return str(self.path) if self.mode == "embedded" else f"http://{self.host}:{self.port}"
+
+
+def quiet_chroma() -> None:
+    """Chroma telemetry off before chromadb is imported anywhere."""
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    os.environ.setdefault("CHROMA_TELEMETRY", "False")
+
+
+def _client(config: ChromaConfig) -> Any:
+    quiet_chroma()
+    try:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+    except ImportError:
+        raise StoreError("chromadb is not installed: run `make setup` or `pip install chromadb`") from None
+    settings = ChromaSettings(anonymized_telemetry=False, allow_reset=True)
+    if config.mode == "server":
+        try:
+            return chromadb.HttpClient(host=config.host, port=config.port, settings=settings)
+        except Exception as exc:
+            raise StoreError(
+                f"cannot reach the Chroma server at {config.location} ({exc}); start it with "
+                f"`chroma run --host {config.host} --port {config.port}` or unset store_mode=server"
+            ) from exc
+    config.path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(config.path), settings=settings)
+
+
+class VectorStore:
+    """One Chroma collection in cosine space, addressed through llama-index's ChromaVectorStore."""
+
+    def __init__(self, config: ChromaConfig) -> None:
+        self.config = config
+        self._client = _client(config)
+        try:
+            self._collection = self._client.get_or_create_collection(
+                config.collection, embedding_function=None, configuration={"hnsw": {"space": "cosine"}})
+        except Exception as exc:
+            raise StoreError(f"cannot open Chroma collection '{config.collection}' at "
+                             f"{config.location}: {exc}") from exc
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+
+        self.llama_store = ChromaVectorStore(chroma_collection=self._collection)
+
+    @classmethod
+    def open_checked(cls, config: ChromaConfig) -> VectorStore:
+        """Open and touch the collection so a damaged store fails here, not mid-question."""
+        store = cls(config)
+        store.count()
+        if store.count():
+            store._collection.peek(limit=1)
+        return store
+
+    def count(self) -> int:
+        return int(self._collection.count())
+
+    def all_ids(self) -> set[str]:
+        ids: set[str] = set()
+        offset, page = 0, 5000
+        while True:
+            got = self._collection.get(include=[], limit=page, offset=offset)["ids"]
+            ids.update(got)
+            if len(got) < page:
+                return ids
+            offset += page
+
+    def upsert(self, ids: Sequence[str], vectors: np.ndarray, metadatas: Sequence[dict[str, Any]],
+               texts: Sequence[str]) -> None:
+        """Replace-or-add by deterministic id (delete first: Chroma's add ignores existing ids)."""
+        if not ids:
+            return
+        from llama_index.core.schema import TextNode
+
+        self.delete(ids)
+        nodes = [TextNode(id_=cid, text=text, embedding=vec.tolist(), metadata=meta,
+                          excluded_embed_metadata_keys=list(meta), excluded_llm_metadata_keys=list(meta))
+                 for cid, vec, meta, text in zip(ids, vectors, metadatas, texts)]
+        self.llama_store.add(nodes)
+
+    def delete(self, ids: Sequence[str]) -> None:
+        ids = list(ids)
+        for i in range(0, len(ids), 5000):
+            self._collection.delete(ids=ids[i:i + 5000])
+
+    def query(self, vector: np.ndarray, k: int, filters: Filters | None = None) -> list[tuple[str, float]]:
+        """Top-k (chunk_id, cosine similarity), best first."""
+        from llama_index.core.vector_stores.types import VectorStoreQuery
+
+        if self.count() == 0:
+            return []
+        query = VectorStoreQuery(query_embedding=vector.tolist(), similarity_top_k=k,
+                                 filters=_llama_filters(filters))
+        result = self.llama_store.query(query)
+        # ChromaVectorStore reports exp(-distance); cosine similarity is 1 - distance.
+        sims = [1.0 + float(np.log(max(s, 1e-30))) for s in (result.similarities or [])]
+        return list(zip(result.ids or [], sims))
+
+    def reset(self) -> None:
+        """Drop and recreate the collection (before a rebuild from the records)."""
+        try:
+            self._client.delete_collection(self.config.collection)
+        except Exception:
+            pass
+        self._collection = self._client.get_or_create_collection(
+            self.config.collection, embedding_function=None, configuration={"hnsw": {"space": "cosine"}})
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+
+        self.llama_store = ChromaVectorStore(chroma_collection=self._collection)
+
+
+def wipe_embedded_store(config: ChromaConfig) -> None:
+    """Remove a damaged on-disk store entirely; the records rebuild it."""
+    if config.mode == "embedded" and config.path.exists():
+        try:
+            from chromadb.api.client import SharedSystemClient
+
+            SharedSystemClient.clear_system_cache()
+        except Exception:
+            pass
+        shutil.rmtree(config.path)
+
+
+def release_clients() -> None:
+    """Forget cached Chroma clients so the next open sees what another process wrote."""
+    try:
+        from chromadb.api.client import SharedSystemClient
+
+        SharedSystemClient.clear_system_cache()
+    except Exception:
+        pass
+
+
+def _llama_filters(filters: Filters | None) -> Any:
+    if filters is None or not filters.active:
+        return None
+    from llama_index.core.vector_stores.types import (
+        FilterCondition,
+        FilterOperator,
+        MetadataFilter,
+        MetadataFilters,
+    )
+
+    parts: list[Any] = []
+    if filters.date_from is not None:
+        parts.append(MetadataFilter(key="date_max", value=filters.date_from, operator=FilterOperator.GTE))
+    if filters.date_to is not None:
+        parts.append(MetadataFilter(key="date_min", value=filters.date_to, operator=FilterOperator.LTE))
+        parts.append(MetadataFilter(key="date_min", value=0, operator=FilterOperator.GTE))
+    if filters.sources:
+        parts.append(MetadataFilter(key="source", value=[x.casefold() for x in filters.sources], operator=FilterOperator.IN))
+    return MetadataFilters(filters=parts, condition=FilterCondition.AND)
