@@ -214,3 +214,33 @@ def read_config_file(path: Path) -> dict[str, Any]:
     table = data.get("dispatch-qa", data)
     return {name: coerce(name, raw, f"config file {path}") for name, raw in table.items()
             if not isinstance(raw, dict)}
+
+
+def markdown_table() -> str:
+    """The README's settings table, generated so documentation cannot drift from the code."""
+    rows = ["| setting | env var / flag | default | meaning |", "| --- | --- | --- | --- |"]
+    for f in fields(Settings):
+        default = "" if f.default is None else f.default
+        flag = "--" + f.name.replace("_", "-")
+        rows.append(f"| `{f.name}` | `{ENV_PREFIX}{f.name.upper()}` / `{flag}` | `{default}` | "
+                    f"{f.metadata['doc']} |")
+    return "\n".join(rows)
+
+
+def update_readme(path: Path) -> bool:
+    """Rewrite the table between the README's settings markers; True when it changed."""
+    text = path.read_text(encoding="utf-8")
+    start, end = "<!-- settings:start -->", "<!-- settings:end -->"
+    head, _, rest = text.partition(start)
+    _, _, tail = rest.partition(end)
+    new = f"{head}{start}\n{markdown_table()}\n{end}{tail}"
+    if new != text:
+        path.write_text(new, encoding="utf-8")
+    return new != text
+
+
+if __name__ == "__main__":
+    import sys
+
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("README.md")
+    print("updated" if update_readme(target) else "unchanged", target)
