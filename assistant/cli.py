@@ -130,8 +130,18 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     if pipeline.records.counts()[0] == 0:
         raise CommandError(f"the index in {settings.data_dir} is empty: run `dispatch-qa index seeds/` first")
     filters = QueryFilters(args.date_from, args.date_to, tuple(args.source))
+    if settings.llm != "none":
+        from assistant.generate import LLMConfigError
+
+        try:
+            pipeline.generator  # noqa: B018 - a missing package or model file stops here, before any work
+        except LLMConfigError as exc:
+            raise CommandError(str(exc)) from None
     try:
-        answer = pipeline.ask(args.question, filters=filters)
+        if args.json:  # one object, after verification: never streamed
+            answer = pipeline.ask(args.question, filters=filters)
+        else:
+            answer = _stream_draft(pipeline.ask_stream(args.question, filters=filters))
     except ValueError as exc:
         raise CommandError(str(exc)) from None
     if args.json:
@@ -141,8 +151,46 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def _stream_draft(events: Any) -> Any:
+    """Show a generative answer on stderr as it is written; erase that draft on a terminal once verified."""
+    import shutil
+
+    err = sys.stderr
+    tty = err.isatty()
+    draft = ""
+    answer = None
+    for event in events:
+        if isinstance(event, str):
+            if not draft and tty:
+                err.write("\x1b[2m")  # dim: a draft, not yet the answer
+            draft += event
+            err.write(event)
+            err.flush()
+        else:
+            answer = event
+    if draft:
+        if tty:
+            cols = max(shutil.get_terminal_size().columns, 1)
+            rows = sum(max(1, -(-len(line) // cols)) for line in draft.split("\n"))
+            err.write("\x1b[0m\r" + (f"\x1b[{rows - 1}A" if rows > 1 else "") + "\x1b[J")
+        else:
+            err.write("\n\n")
+        err.flush()
+    return answer
+
+
 def render_answer(answer: Any) -> str:
-    lines = [answer.answer, ""]
+    en = answer.language == "en"
+    lines = []
+    if getattr(answer, "fallback", False):
+        lines += [("Note: extractive answer — " if en else "Remarque : réponse extractive — ")
+                  + (answer.fallback_reason or ""), ""]
+    if getattr(answer, "mode", "extractive") == "generative" and answer.sentences:
+        flag = " (unsupported)" if en else " (non vérifié)"
+        lines += [" ".join(s.text + "".join(f" [{m}]" for m in s.markers) + ("" if s.supported else flag)
+                           for s in answer.sentences), ""]
+    else:
+        lines += [answer.answer, ""]
     if answer.citations:
         lines.append("Sources:")
         for c in answer.citations:
@@ -269,12 +317,15 @@ def main(argv: list[str] | None = None) -> int:
     except (CommandError, SettingsError) as exc:
         return _fail(str(exc), want_json)
     except Exception as exc:  # noqa: BLE001 - the known failures below get one clear line each
+        from assistant.generate import LLMConfigError
         from index.embedding import EmbeddingError
         from index.indexer import IndexMismatchError
         from index.locking import IndexLockedError
+        from index.records import RecordsError
         from index.stores import StoreError
 
-        if isinstance(exc, (EmbeddingError, IndexMismatchError, IndexLockedError, StoreError)):
+        if isinstance(exc, (EmbeddingError, IndexMismatchError, IndexLockedError, RecordsError, StoreError,
+                            LLMConfigError)):
             return _fail(str(exc), want_json)
         raise
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from assistant.settings import Settings
+
+RANKING_POOL = 40  # passages ranked per question; the answer reads the top k of them
 
 
 def quiet_environment() -> None:
@@ -49,6 +51,7 @@ class Pipeline:
         self._indexer: Any = None
         self._retriever: Any = None
         self._seen_generation: int | None = None
+        self._generator: Any = None
 
     # -- building blocks ------------------------------------------------------------------------
     @property
@@ -111,9 +114,22 @@ class Pipeline:
         return report
 
     def ask(self, question: str, filters: QueryFilters | None = None, history: list[str] | None = None,
-            mode: str = "hybrid", k: int | None = None) -> Any:
+            mode: str = "hybrid", k: int | None = None, generative: bool | None = None) -> Any:
+        answer = None
+        for item in self.ask_stream(question, filters, history, mode, k, generative):
+            if not isinstance(item, str):
+                answer = item
+        return answer
+
+    def ask_stream(self, question: str, filters: QueryFilters | None = None, history: list[str] | None = None,
+                   mode: str = "hybrid", k: int | None = None, generative: bool | None = None) -> Iterator[Any]:
+        """Text deltas (`str`) while a language model writes, then exactly one final, verified Answer.
+
+        With llm = none (or generative=False) there are no deltas; a model that fails yields the
+        extractive Answer with `fallback` set and the reason.
+        """
         from assistant.answer import AnswerParams, compose
-        from assistant.retrieval import documents_for
+        from assistant.retrieval import documents_for, question_weights
         from index.documents import date_range
         from index.keyword import Filters
 
@@ -134,19 +150,47 @@ class Pipeline:
                          sources=tuple(filters.sources))
         query = contextual_query(question, history or [])
         k = k or self.settings.top_k
-        passages = retriever.retrieve(query, max(k, 5), kf, mode)
+        # A deeper pool than the answer needs, so retrieved_doc_ids holds 10 distinct documents
+        # even when several top passages come from one article.
+        pool = retriever.retrieve(query, max(k, 5, RANKING_POOL), kf, mode)
+        passages = pool[:max(k, 5)]
         retrieved_at = time.perf_counter()
         docs = documents_for(self.records, passages)
-        weights = retriever.keyword.term_weights(list(dict.fromkeys(_analyze(query))))
+        weights = question_weights(retriever.keyword, list(dict.fromkeys(_analyze(query))))
         answer = compose(question, passages, docs, weights,
                          AnswerParams(max_sentences=self.settings.answer_max_sentences,
                                       abstain_threshold=self.settings.abstain_threshold))
-        answer.retrieved_doc_ids = list(dict.fromkeys(p.doc_id for p in passages[:max(k, 10)]))
-        done = time.perf_counter()
-        answer.timings_ms = {"retrieve": round((retrieved_at - started) * 1000, 2),
-                             "answer": round((done - retrieved_at) * 1000, 2),
-                             "total": round((done - started) * 1000, 2)}
-        return answer
+        answer.retrieved_doc_ids = list(dict.fromkeys(p.doc_id for p in pool))[:max(k, 10)]
+        answer.timings_ms = _timings(started, retrieved_at, time.perf_counter())
+        if self.settings.llm == "none" or generative is False or not passages:
+            yield answer
+            return
+        from assistant.generate import prompt_sources
+
+        sources = prompt_sources(passages[:k], docs)
+        for item in self.generator.stream(question, sources, answer, history or [],
+                                          retriever.keyword.term_weights):
+            if not isinstance(item, str):
+                item.timings_ms = _timings(started, retrieved_at, time.perf_counter())
+            yield item
+
+    @property
+    def generator(self) -> Any:
+        """The language-model side (llm != none); a missing package or model file raises LLMConfigError."""
+        with self._lock:
+            if self._generator is None:
+                from assistant.generate import Generator, LLMOptions
+
+                generator = Generator(LLMOptions.from_settings(self.settings), self.embedder.embed)
+                generator.llm  # noqa: B018 - configuration errors surface now, not mid-answer
+                self._generator = generator
+            return self._generator
+
+    def llm_check(self) -> str | None:
+        """Start-up check for `serve`/`ask`: None when llm = none or the model answers, else why not."""
+        if self.settings.llm == "none":
+            return None
+        return self.generator.check()
 
     def status(self) -> dict[str, Any]:
         docs, chunks = self.records.counts()
@@ -198,6 +242,11 @@ def _analyze(text: str) -> list[str]:
     from index.french import analyze
 
     return analyze(text)
+
+
+def _timings(started: float, retrieved_at: float, done: float) -> dict[str, float]:
+    return {"retrieve": round((retrieved_at - started) * 1000, 2), "answer": round((done - retrieved_at) * 1000, 2),
+            "total": round((done - started) * 1000, 2)}
 
 
 def _iso(ts: float) -> str:

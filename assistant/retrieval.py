@@ -36,6 +36,9 @@ class Passage:
 class FusionParams:
     dense_weight: float = 0.3
     candidate_k: int = 50
+    # Bonus for question word pairs found side by side in a chunk (stemmed, stop words out): PIAF
+    # MRR@10 +0.007 on both halves of the dev questions at 0.2, nothing lost elsewhere.
+    proximity_weight: float = 0.2
 
 
 class Retriever:
@@ -71,6 +74,9 @@ class Retriever:
             dense = self._dense_scores(query_vec, [chunks[i] for i in ids], dense)
             keyword = self._keyword_scores(terms, ids, keyword)
             scores = self._fuse(ids, dense, keyword)
+            if self.fusion.proximity_weight:
+                near = self._proximity(terms, [chunks[i] for i in ids])
+                scores = {i: scores[i] + self.fusion.proximity_weight * near[i] for i in ids}
         elif mode == "dense":
             scores = {i: dense.get(i, 0.0) for i in ids}
         else:
@@ -101,6 +107,22 @@ class Retriever:
         out.update(self.keyword.score_chunks(terms, missing))
         return out
 
+    def _proximity(self, terms: list[str], chunks: list[ChunkRecord]) -> dict[str, float]:
+        """IDF-weighted share of the question's adjacent term pairs that a chunk also has adjacent."""
+        q_terms = list(dict.fromkeys(terms))
+        pairs = list(zip(q_terms, q_terms[1:]))
+        if not pairs:
+            return {c.chunk_id: 0.0 for c in chunks}
+        idf = self.keyword.term_weights(q_terms)
+        weight = {p: idf[p[0]] + idf[p[1]] for p in pairs}
+        total = sum(weight.values()) or 1.0
+        needles = {p: f" {p[0]} {p[1]} " for p in pairs}
+        out = {}
+        for c in chunks:
+            hay = f" {c.terms} "
+            out[c.chunk_id] = sum(w for p, w in weight.items() if needles[p] in hay) / total
+        return out
+
     def _fuse(self, ids: list[str], dense: dict[str, float], keyword: dict[str, float]) -> dict[str, float]:
         w = self.fusion.dense_weight
         kw = np.asarray([keyword.get(i, 0.0) for i in ids], dtype=np.float64)
@@ -112,6 +134,18 @@ class Retriever:
         dn_n = (dn - lo) / (hi - lo) if hi > lo else np.zeros_like(dn)
         fused = (1 - w) * kw_n + w * dn_n
         return dict(zip(ids, fused.tolist()))
+
+
+def question_weights(keyword: KeywordIndex, terms: list[str]) -> dict[str, float]:
+    """IDF of each question term; a term found nowhere in the index gets the IDF of a term in no chunk.
+
+    Left at 0, an unknown term would vanish from coverage, and a question about another subject
+    would look fully covered by the one word it shares with the corpus.
+    """
+    weights = keyword.term_weights(terms)
+    n = len(keyword)
+    unseen = float(np.log1p((n + 0.5) / 0.5)) if n else 1.0
+    return {t: (w if w > 0 else unseen) for t, w in weights.items()}
 
 
 def documents_for(records: Records, passages: list[Passage]) -> dict[str, DocumentRecord]:

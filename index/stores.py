@@ -7,6 +7,7 @@ Chroma's default one (which downloads a model) can never run.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,6 +34,17 @@ class ChromaConfig:
     @property
     def location(self) -> str:
         return str(self.path) if self.mode == "embedded" else f"http://{self.host}:{self.port}"
+
+
+_COLLECTION_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,510}[A-Za-z0-9]")
+
+
+def check_collection_name(name: str) -> None:
+    """Refuse a name Chroma would reject before anything is opened: a failed open of an embedded
+    store is taken for damage and rebuilds it, which a typo in a setting must never trigger."""
+    if not _COLLECTION_NAME_RE.fullmatch(name) or ".." in name:
+        raise StoreError(f"collection: '{name}' is not a valid Chroma collection name (3 to 512 letters, digits, "
+                         "'.', '_' or '-', starting and ending with a letter or digit)")
 
 
 def quiet_chroma() -> None:
@@ -65,7 +77,9 @@ class VectorStore:
     """One Chroma collection in cosine space, addressed through llama-index's ChromaVectorStore."""
 
     def __init__(self, config: ChromaConfig) -> None:
+        check_collection_name(config.collection)
         self.config = config
+        self.repaired: str | None = None  # what opening it had to fix, reported once by the next sync
         self._client = _client(config)
         try:
             self._collection = self._client.get_or_create_collection(
@@ -104,10 +118,13 @@ class VectorStore:
         """Replace-or-add by deterministic id (delete first: Chroma's add ignores existing ids)."""
         if not ids:
             return
-        from llama_index.core.schema import TextNode
+        from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 
         self.delete(ids)
+        # The source relationship is what llama-index writes as the "doc_id" metadata; without it
+        # that key (ours) is overwritten with the string "None".
         nodes = [TextNode(id_=cid, text=text, embedding=vec.tolist(), metadata=meta,
+                          relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id=str(meta["doc_id"]))},
                           excluded_embed_metadata_keys=list(meta), excluded_llm_metadata_keys=list(meta))
                  for cid, vec, meta, text in zip(ids, vectors, metadatas, texts)]
         self.llama_store.add(nodes)
@@ -121,6 +138,17 @@ class VectorStore:
         """Top-k (chunk_id, cosine similarity), best first."""
         from llama_index.core.vector_stores.types import VectorStoreQuery
 
+        if filters is None or not filters.active:
+            # Ids and distances straight from Chroma: building llama-index nodes (text, metadata)
+            # for every candidate, plus a count() per question, cost ~5x the search itself.
+            try:
+                got = self._collection.query(query_embeddings=[vector.tolist()], n_results=k,
+                                             include=["distances"])
+            except Exception:
+                if self.count() == 0:
+                    return []
+                raise
+            return [(cid, 1.0 - float(d)) for cid, d in zip(got["ids"][0], got["distances"][0])]
         if self.count() == 0:
             return []
         query = VectorStoreQuery(query_embedding=vector.tolist(), similarity_top_k=k,

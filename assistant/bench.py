@@ -1,0 +1,391 @@
+"""`dispatch-qa bench`: indexing throughput and query latency, each against raw baselines run alongside.
+
+Every baseline is measured in the same process and the same run as the project's figure, so the
+ratios hold even on a machine shared with other work: absolute numbers move with the load, the
+ratios much less.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import random
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from assistant.settings import Settings
+
+
+class BenchError(ValueError):
+    """The bench cannot run with these inputs; the message says why."""
+
+
+def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("bench", parents=[common], help="benchmark indexing throughput and query latency")
+    bsub = p.add_subparsers(dest="bench_command", required=True, metavar="WHAT")
+
+    i = bsub.add_parser("ingest", parents=[common], help="indexing throughput vs raw encode and plain llama-index")
+    i.add_argument("--corpus", type=Path, required=True, help="JSONL corpus (one article per line)")
+    i.add_argument("--limit", type=int, default=1000, help="first N articles of the corpus [default: 1000]")
+    i.add_argument("--out", type=Path, help="write the JSON report here")
+    i.add_argument("--work-dir", type=Path,
+                   help="where the bench index goes (default: a temporary folder, removed afterwards)")
+    i.add_argument("--skip-baselines", action="store_true",
+                   help="only the project's indexing and re-indexing (for the long full-corpus run)")
+    i.add_argument("--skip-llama", action="store_true", help="leave out the plain llama-index baseline")
+    i.set_defaults(handler=cmd_ingest)
+
+    q = bsub.add_parser("query", parents=[common], help="ask latency vs the raw retrieval components")
+    q.add_argument("--corpus", type=Path,
+                   help="JSONL corpus to index into --data-dir first (its first --limit articles); "
+                        "without it, the index already in --data-dir is used")
+    q.add_argument("--limit", type=int, default=1000, help="first N articles of --corpus [default: 1000]")
+    q.add_argument("--questions", type=Path,
+                   help="questions file (any format `eval` reads); default: headlines of indexed articles")
+    q.add_argument("--n", type=int, default=200, help="questions asked [default: 200]")
+    q.add_argument("--seed", type=int, default=0, help="sampling seed [default: 0]")
+    q.add_argument("--out", type=Path, help="write the JSON report here")
+    q.set_defaults(handler=cmd_query)
+
+
+# -- shared ------------------------------------------------------------------------------------
+
+def machine() -> dict[str, Any]:
+    import os
+
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "python": platform.python_version(), "torch": torch.__version__,
+            "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
+
+
+def peak_rss_mb() -> float:
+    # ru_maxrss is in KiB on Linux.
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def read_articles(corpus: Path, limit: int) -> list[str]:
+    """The corpus's first `limit` lines, validated as JSON objects with a `text`."""
+    if corpus.suffix != ".jsonl" or not corpus.is_file():
+        raise BenchError(f"{corpus}: bench needs a JSONL corpus file (one article per line)")
+    lines: list[str] = []
+    with corpus.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise BenchError(f"{corpus}:{lineno}: malformed JSON ({exc.msg})") from None
+            if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+                raise BenchError(f"{corpus}:{lineno}: expected an object with a `text` string")
+            lines.append(line.rstrip("\n"))
+            if len(lines) >= limit:
+                break
+    if not lines:
+        raise BenchError(f"{corpus}: no articles")
+    return lines
+
+
+def _write(path: Path, lines: list[str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _save(report: dict[str, Any], out: Path | None) -> None:
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+
+
+# -- ingest ------------------------------------------------------------------------------------
+
+def chunk_texts(pipeline: Any) -> list[str]:
+    """Exactly the texts the project embedded (title prefix included), from its records."""
+    from index.indexer import embed_text_for
+
+    docs = {d.doc_id: d for d in pipeline.records.documents()}
+    texts = []
+    for batch in pipeline.records.iter_chunks():
+        for c in batch:
+            doc = docs[c.doc_id]
+            texts.append(embed_text_for(doc.title if pipeline.settings.embed_titles else None,
+                                        doc.text[c.start:c.end], pipeline.settings.embed_titles))
+    return texts
+
+
+def raw_encode(embedder: Any, texts: list[str]) -> float:
+    """Seconds for the bare encoder on `texts`: SentenceTransformer.encode, or the ONNX session."""
+    import torch
+
+    model = embedder.model
+    started = time.perf_counter()
+    if embedder._onnx is not None:
+        embedder._onnx.encode(texts, embedder.batch_size)
+    else:
+        with torch.inference_mode():
+            model.encode(texts, batch_size=embedder.batch_size, normalize_embeddings=True, convert_to_numpy=True)
+    return time.perf_counter() - started
+
+
+def llama_index_baseline(model_path: str, articles: list[dict[str, Any]], max_tokens: int,
+                         batch_size: int) -> dict[str, Any]:
+    """What a user would write: VectorStoreIndex.from_documents with the same model, fp32.
+
+    Its splitter gets chunks that fit the model window (counted with the model's tokenizer):
+    the 1024-token default would be silently truncated, embedding less text than we do.
+    """
+    from llama_index.core import Document, VectorStoreIndex
+    from llama_index.core import Settings as LlamaSettings
+    from llama_index.core.node_parser import SentenceSplitter
+    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+
+    embed = HuggingFaceEmbedding(model_name=model_path, max_length=max_tokens + 2, embed_batch_size=batch_size,
+                                 device="cpu")
+    embed.get_text_embedding("échauffement")
+    tokenizer = embed._model.tokenizer
+    splitter = SentenceSplitter(chunk_size=max_tokens, chunk_overlap=20,
+                                tokenizer=lambda t: tokenizer(t, add_special_tokens=False)["input_ids"])
+    LlamaSettings.llm = None
+    docs = [Document(text=a["text"], metadata={"title": a.get("title") or ""}) for a in articles]
+    started = time.perf_counter()
+    index = VectorStoreIndex.from_documents(docs, embed_model=embed, transformations=[splitter])
+    seconds = time.perf_counter() - started
+    nodes = len(index.docstore.docs)
+    return {"seconds": round(seconds, 2), "documents": len(docs), "chunks": nodes,
+            "documents_per_s": round(len(docs) / seconds, 2), "chunks_per_s": round(nodes / seconds, 2),
+            "chunk_size_tokens": max_tokens, "chunk_overlap_tokens": 20, "backend": "torch fp32"}
+
+
+def run_ingest(settings: Settings, corpus: Path, limit: int, work: Path, skip_baselines: bool,
+               skip_llama: bool) -> dict[str, Any]:
+    from assistant.pipeline import open_pipeline
+    from index.embedding import Embedder, resolve_model_path
+
+    extra_n = max(1, math.ceil(limit / 100))
+    lines = read_articles(corpus, limit + extra_n)
+    base, extra = lines[:limit], lines[limit:]
+    subset = work / "corpus" / "articles.jsonl"
+    _write(subset, base)
+    pipeline = open_pipeline(settings.replace(data_dir=work / "index"))
+    if pipeline.records.counts()[0]:
+        raise BenchError(f"{work / 'index'} already holds an index; give an empty --work-dir")
+    report: dict[str, Any] = {"machine": machine(), "corpus": str(corpus), "limit": len(base),
+                              "settings": {k: getattr(settings, k) for k in (
+                                  "embedding_model", "embedding_backend", "embedding_batch_size",
+                                  "embedding_threads", "chunk_max_tokens", "chunk_overlap_sentences",
+                                  "embed_titles")}}
+    started = time.perf_counter()
+    pipeline.embedder.embed(["échauffement"])  # model load is a one-off, reported apart
+    report["model_load_s"] = round(time.perf_counter() - started, 2)
+
+    _log(f"project indexing of {len(base)} articles ({settings.embedding_backend})...")
+    full = pipeline.index([subset])
+    if full.failed:
+        raise BenchError(f"indexing failed: {full.failed[0]['file']}: {full.failed[0]['reason']}")
+    report["project"] = {"seconds": round(full.seconds, 2), "documents": full.documents_total,
+                         "chunks": full.chunks_total, "chunks_embedded": full.chunks_embedded,
+                         "documents_per_s": round(full.documents_total / full.seconds, 2),
+                         "chunks_per_s": round(full.chunks_embedded / full.seconds, 2),
+                         "peak_rss_mb": peak_rss_mb()}
+    _log(f"  {report['project']}")
+
+    before = pipeline.embedder.embedded_count
+    again = pipeline.index([subset])
+    report["reindex_unchanged"] = {"seconds": round(again.seconds, 2),
+                                   "chunks_embedded": pipeline.embedder.embedded_count - before,
+                                   "share_of_full": round(again.seconds / full.seconds, 4)}
+    _log(f"  re-index unchanged: {report['reindex_unchanged']}")
+    _write(subset, base + extra)
+    before = pipeline.embedder.embedded_count
+    grown = pipeline.index([subset])
+    report["reindex_plus_1pct"] = {"seconds": round(grown.seconds, 2), "documents_added": len(grown.added),
+                                   "chunks_embedded": pipeline.embedder.embedded_count - before,
+                                   "share_of_full": round(grown.seconds / full.seconds, 4)}
+    _log(f"  re-index + {len(extra)} new: {report['reindex_plus_1pct']}")
+    _write(subset, base)
+    pipeline.index([subset])  # back to the measured set, so the raw encode sees the same chunks
+
+    if skip_baselines:
+        return report
+    texts = chunk_texts(pipeline)
+    _log(f"raw encode of the same {len(texts)} chunk texts ({settings.embedding_backend})...")
+    seconds = raw_encode(pipeline.embedder, texts)
+    report["raw_encode"] = {"backend": settings.embedding_backend, "seconds": round(seconds, 2),
+                            "chunks": len(texts), "chunks_per_s": round(len(texts) / seconds, 2)}
+    if settings.embedding_backend != "torch":
+        fp32 = Embedder(settings.embedding_model, "torch", settings.embedding_batch_size,
+                        settings.embedding_threads)
+        fp32.embed(["échauffement"])
+        seconds = raw_encode(fp32, texts)
+        report["raw_encode_fp32"] = {"backend": "torch", "seconds": round(seconds, 2), "chunks": len(texts),
+                                     "chunks_per_s": round(len(texts) / seconds, 2)}
+    else:
+        report["raw_encode_fp32"] = report["raw_encode"]
+    _log(f"  {report['raw_encode']} / fp32 {report['raw_encode_fp32']['chunks_per_s']} chunks/s")
+    if not skip_llama:
+        _log("plain llama-index VectorStoreIndex.from_documents (same model, fp32)...")
+        articles = [json.loads(x) for x in base]
+        report["llama_index"] = llama_index_baseline(resolve_model_path(settings.embedding_model), articles,
+                                                     pipeline.embedder.max_tokens - 4,
+                                                     settings.embedding_batch_size)
+        _log(f"  {report['llama_index']}")
+    report["ratios"] = ratios(report)
+    report["peak_rss_mb_whole_run"] = peak_rss_mb()
+    return report
+
+
+def ratios(report: dict[str, Any]) -> dict[str, float | None]:
+    project = report["project"]
+    raw = report.get("raw_encode")
+    llama = report.get("llama_index")
+    fp32 = report.get("raw_encode_fp32")
+    return {
+        "project_vs_raw_encode_chunks_per_s": round(project["chunks_per_s"] / raw["chunks_per_s"], 3) if raw else None,
+        "project_vs_raw_fp32_chunks_per_s": round(project["chunks_per_s"] / fp32["chunks_per_s"], 3) if fp32 else None,
+        "project_vs_llama_index_documents_per_s":
+            round(project["documents_per_s"] / llama["documents_per_s"], 3) if llama else None,
+        "reindex_unchanged_share_of_full": report["reindex_unchanged"]["share_of_full"],
+    }
+
+
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.cli import CommandError
+
+    if args.limit < 1:
+        raise CommandError("--limit must be at least 1")
+    temp = args.work_dir is None
+    work = Path(tempfile.mkdtemp(prefix="dispatch-qa-bench-")) if temp else args.work_dir
+    try:
+        report = run_ingest(settings, args.corpus, args.limit, work, args.skip_baselines, args.skip_llama)
+    except BenchError as exc:
+        raise CommandError(str(exc)) from None
+    finally:
+        if temp:
+            shutil.rmtree(work, ignore_errors=True)
+    _save(report, args.out)
+    if args.json:
+        sys.stdout.write(json.dumps(report, ensure_ascii=False, indent=2) + "\n")
+    else:
+        print(format_ingest(report))
+    return 0
+
+
+def format_ingest(r: dict[str, Any]) -> str:
+    p = r["project"]
+    lines = [f"{r['limit']} articles, {p['chunks']} chunks ({r['settings']['embedding_backend']}); "
+             f"machine: {r['machine']['cpu']}, {r['machine']['cores']} cores",
+             f"project indexing     {p['documents_per_s']:>8.2f} docs/s {p['chunks_per_s']:>8.2f} chunks/s "
+             f"({p['seconds']:.1f} s, peak RSS {p['peak_rss_mb']:.0f} MB)"]
+    for key, label in (("raw_encode", "raw encode (same)"), ("raw_encode_fp32", "raw encode fp32")):
+        if key in r:
+            lines.append(f"{label:<20} {'':>8} {'':>6} {r[key]['chunks_per_s']:>8.2f} chunks/s")
+    if "llama_index" in r:
+        li = r["llama_index"]
+        lines.append(f"plain llama-index    {li['documents_per_s']:>8.2f} docs/s {li['chunks_per_s']:>8.2f} chunks/s "
+                     f"({li['chunks']} chunks)")
+    u, g = r["reindex_unchanged"], r["reindex_plus_1pct"]
+    lines.append(f"re-index unchanged   {u['seconds']:.2f} s ({u['share_of_full']:.2%} of full), "
+                 f"{u['chunks_embedded']} embedded")
+    lines.append(f"re-index +1%         {g['seconds']:.2f} s, {g['documents_added']} added, "
+                 f"{g['chunks_embedded']} embedded")
+    for k, v in (r.get("ratios") or {}).items():
+        if v is not None:
+            lines.append(f"{k:<40} {v}")
+    return "\n".join(lines)
+
+
+# -- query -------------------------------------------------------------------------------------
+
+def run_query(settings: Settings, corpus: Path | None, limit: int, questions: Path | None, n: int,
+              seed: int) -> dict[str, Any]:
+    from assistant.evaluate import load_questions, percentile
+    from assistant.pipeline import open_pipeline
+    from index.french import analyze
+
+    pipeline = open_pipeline(settings)
+    if corpus is not None:
+        subset = settings.data_dir / "bench-corpus" / "articles.jsonl"
+        _write(subset, read_articles(corpus, limit))
+        _log(f"indexing {limit} articles into {settings.data_dir} (reused when unchanged)...")
+        pipeline.index([subset])
+    docs = pipeline.records.documents()
+    if not docs:
+        raise BenchError(f"{settings.data_dir}: the index is empty; give --corpus")
+    rng = random.Random(seed)
+    if questions is not None:
+        texts = [q.question for q in load_questions(questions).questions]
+    else:
+        texts = [d.title for d in docs if d.title]
+    rng.shuffle(texts)
+    texts = texts[:n]
+    retriever = pipeline.retriever()
+    cand = settings.candidate_k
+    pipeline.ask(texts[0])  # warm-up
+    asks, raws, parts = [], [], {"embed": [], "chroma": [], "keyword": []}
+    for text in texts:
+        t0 = time.perf_counter()
+        vec = pipeline.embedder.embed_query(text)
+        t1 = time.perf_counter()
+        # The bare Chroma call (ids and distances only), not our wrapper around it.
+        retriever.vectors._collection.query(query_embeddings=[vec.tolist()], n_results=cand, include=["distances"])
+        t2 = time.perf_counter()
+        retriever.keyword.search(analyze(text), cand, None)
+        t3 = time.perf_counter()
+        parts["embed"].append((t1 - t0) * 1000)
+        parts["chroma"].append((t2 - t1) * 1000)
+        parts["keyword"].append((t3 - t2) * 1000)
+        raws.append((t3 - t0) * 1000)
+        started = time.perf_counter()
+        pipeline.ask(text)
+        asks.append((time.perf_counter() - started) * 1000)
+
+    def pcts(values: list[float]) -> dict[str, float]:
+        return {"p50": round(percentile(values, 50), 2), "p95": round(percentile(values, 95), 2)}
+
+    ask, raw = pcts(asks), pcts(raws)
+    n_docs, n_chunks = pipeline.records.counts()
+    return {"machine": machine(), "documents": n_docs, "chunks": n_chunks, "questions": len(texts),
+            "ask_ms": ask, "raw_components_ms": raw, "components_ms": {k: pcts(v) for k, v in parts.items()},
+            "ratio_p50": round(ask["p50"] / raw["p50"], 3), "ratio_p95": round(ask["p95"] / raw["p95"], 3),
+            "settings": {k: getattr(settings, k) for k in ("embedding_backend", "top_k", "candidate_k")}}
+
+
+def cmd_query(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.cli import CommandError
+    from assistant.evaluate import EvalError
+
+    try:
+        report = run_query(settings, args.corpus, args.limit, args.questions, args.n, args.seed)
+    except (BenchError, EvalError) as exc:
+        raise CommandError(str(exc)) from None
+    _save(report, args.out)
+    if args.json:
+        sys.stdout.write(json.dumps(report, ensure_ascii=False, indent=2) + "\n")
+    else:
+        a, r = report["ask_ms"], report["raw_components_ms"]
+        print(f"{report['questions']} questions on {report['documents']} documents ({report['chunks']} chunks)\n"
+              f"ask             p50 {a['p50']:>8.1f} ms  p95 {a['p95']:>8.1f} ms\n"
+              f"raw components  p50 {r['p50']:>8.1f} ms  p95 {r['p95']:>8.1f} ms\n"
+              f"ratio           p50 {report['ratio_p50']:>8.2f}     p95 {report['ratio_p95']:>8.2f}")
+    return 0

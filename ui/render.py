@@ -1,0 +1,372 @@
+"""Pure rendering for the web chat: answer dicts (Answer.to_dict()) and documents -> HTML or Markdown.
+
+Everything that comes from a dispatch or a user goes through `esc`: it is shown as text, so no
+markup, script, image or link in a dispatch is ever interpreted by the browser. The only tags
+are the ones written here, and none of them loads anything.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+from typing import Any
+
+MARKER_RE = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+DISPATCH_VIEW_CHARS = 200_000  # longer texts are shown around the passage only
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "en": {
+        "you": "You",
+        "assistant": "Assistant",
+        "copy": "Copy",
+        "copied": "Copied",
+        "download": "Markdown",
+        "related": "Related passages — not cited",
+        "related_short": "related",
+        "sources": "Sources",
+        "no_sources": "Sources of an answer appear here. Click a marker such as [1] to read the passage in its dispatch.",
+        "no_dispatch": "Click a citation marker or a source card to read the dispatch here.",
+        "undated": "undated",
+        "no_agency": "agency not stated",
+        "error": "Something went wrong: {detail}",
+        "empty_index": "The index is empty: add dispatches in the Library tab (or run `dispatch-qa index FOLDER`).",
+        "bad_date": "{field} must be a date such as 2025, 2025-03 or 2025-03-14, not “{value}”.",
+        "dispatch_gone": "This dispatch is no longer in the index (it was removed or re-indexed under another id).",
+        "dispatch_changed": "This dispatch changed since the answer; the cited passage is no longer in its text.",
+        "dispatch_moved": "This dispatch changed since the answer; the passage was found at a new position.",
+        "file": "File",
+        "passage": "passage",
+        "examples": "Try a question:",
+        "empty_chat": "Ask a question about the indexed dispatches. Every answer quotes its sources.",
+        "thinking": "Searching the dispatches…",
+        "question": "Question",
+        "answer": "Answer",
+        "window": "Long dispatch: showing the part around the passage (characters {start}–{end} of {total}).",
+    },
+    "fr": {
+        "you": "Vous",
+        "assistant": "Assistant",
+        "copy": "Copier",
+        "copied": "Copié",
+        "download": "Markdown",
+        "related": "Passages liés — pas des citations",
+        "related_short": "lié",
+        "sources": "Sources",
+        "no_sources": "Les sources d’une réponse s’affichent ici. Cliquez sur un renvoi comme [1] pour lire le passage dans sa dépêche.",
+        "no_dispatch": "Cliquez sur un renvoi ou une source pour lire la dépêche ici.",
+        "undated": "non datée",
+        "no_agency": "agence non indiquée",
+        "error": "Une erreur est survenue : {detail}",
+        "empty_index": "L’index est vide : ajoutez des dépêches dans l’onglet Library (ou lancez `dispatch-qa index DOSSIER`).",
+        "bad_date": "{field} doit être une date comme 2025, 2025-03 ou 2025-03-14, pas « {value} ».",
+        "dispatch_gone": "Cette dépêche n’est plus dans l’index (supprimée ou réindexée sous un autre identifiant).",
+        "dispatch_changed": "Cette dépêche a changé depuis la réponse ; le passage cité n’est plus dans son texte.",
+        "dispatch_moved": "Cette dépêche a changé depuis la réponse ; le passage a été retrouvé à une autre position.",
+        "file": "Fichier",
+        "passage": "passage",
+        "examples": "Essayez une question :",
+        "empty_chat": "Posez une question sur les dépêches indexées. Chaque réponse cite ses sources.",
+        "thinking": "Recherche dans les dépêches…",
+        "question": "Question",
+        "answer": "Réponse",
+        "window": "Dépêche longue : seule la partie autour du passage est affichée (caractères {start}–{end} sur {total}).",
+    },
+}
+
+
+def t(lang: str, key: str, **values: Any) -> str:
+    table = MESSAGES.get(lang, MESSAGES["fr"])
+    return table[key].format(**values) if values else table[key]
+
+
+def esc(text: Any) -> str:
+    """Text -> inert HTML text. Braces, `$` and backticks too: gr.HTML evaluates its template as JS."""
+    s = html.escape("" if text is None else str(text), quote=True)
+    return s.replace("{", "&#123;").replace("}", "&#125;").replace("$", "&#36;").replace("`", "&#96;")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _meta_line(c: dict[str, Any], lang: str) -> str:
+    parts = [c.get("date") or t(lang, "undated"), c.get("source") or t(lang, "no_agency")]
+    return " · ".join(esc(p) for p in parts)
+
+
+def _file_name(path: str | None) -> str:
+    return Path(path).name if path else ""
+
+
+# -- the answer ------------------------------------------------------------------------------
+
+def answer_body_html(answer: dict[str, Any], turn: int) -> str:
+    """The answer text with its markers as buttons; markers without a citation stay plain text."""
+    known = {c["marker"] for c in answer.get("citations", []) if c.get("marker") is not None}
+    out: list[str] = []
+    pos = 0
+    text = answer.get("answer") or ""
+    for m in MARKER_RE.finditer(text):
+        out.append(esc(text[pos:m.start()]))
+        numbers = [int(n) for n in re.findall(r"\d+", m.group(1))]
+        if numbers and all(n in known for n in numbers):
+            out.append("".join(_marker_button(turn, n) for n in numbers))
+        else:
+            out.append(esc(m.group(0)))
+        pos = m.end()
+    out.append(esc(text[pos:]))
+    return "".join(out)
+
+
+def _marker_button(turn: int, marker: int) -> str:
+    return (f'<button type="button" class="dq-cite" data-cite="{marker}" data-turn="{turn}" data-kind="citation" '
+            f'title="[{marker}]">{marker}</button>')
+
+
+def partial_html(text: str) -> str:
+    """A streaming answer so far: markers styled but inert until the answer is complete."""
+    out: list[str] = []
+    pos = 0
+    for m in MARKER_RE.finditer(text):
+        out.append(esc(text[pos:m.start()]))
+        out.append(f'<span class="dq-cite dq-pending">{esc(m.group(1))}</span>')
+        pos = m.end()
+    out.append(esc(text[pos:]))
+    return "".join(out) + '<span class="dq-caret"></span>'
+
+
+def related_html(answer: dict[str, Any], turn: int, lang: str) -> str:
+    items = answer.get("related") or []
+    if not items:
+        return ""
+    rows = []
+    for i, c in enumerate(items):
+        rows.append(
+            f'<li><button type="button" class="dq-related-item" data-cite="{i}" data-turn="{turn}" '
+            f'data-kind="related"><span class="dq-badge dq-badge-related">{esc(t(lang, "related_short"))}</span> '
+            f'<span class="dq-related-title">{esc(c.get("title") or c.get("doc_id"))}</span> '
+            f'<span class="dq-meta">{_meta_line(c, lang)}</span>'
+            f'<span class="dq-quote">« {esc(_one_line(c.get("quote", "")))} »</span></button></li>')
+    return (f'<div class="dq-related"><div class="dq-related-head">{esc(t(lang, "related"))}</div>'
+            f'<ul>{"".join(rows)}</ul></div>')
+
+
+def answer_markdown(answer: dict[str, Any]) -> str:
+    """One answer as Markdown: question, answer with its markers, then each citation with its quote."""
+    lang = answer.get("language") or "fr"
+    lines = [f"**{t(lang, 'question')}:** {_one_line(answer.get('question', ''))}", "",
+             f"**{t(lang, 'answer')}:** {answer.get('answer', '')}", ""]
+    if answer.get("citations"):
+        lines.append(f"**{t(lang, 'sources')}**")
+        lines.append("")
+        for c in answer["citations"]:
+            lines += _markdown_source(f"[{c['marker']}]", c, lang)
+    if answer.get("related"):
+        lines.append(f"**{t(lang, 'related')}**")
+        lines.append("")
+        for c in answer["related"]:
+            lines += _markdown_source("-", c, lang)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _markdown_source(head: str, c: dict[str, Any], lang: str) -> list[str]:
+    title = c.get("title") or c.get("doc_id")
+    meta = " — ".join([title, c.get("date") or t(lang, "undated"), c.get("source") or t(lang, "no_agency")])
+    return [f"{head} {meta}  ", f"`{c.get('source_path', '')}` [{c.get('start')}:{c.get('end')}]", "",
+            f"> {_one_line(c.get('quote', ''))}", ""]
+
+
+# -- the conversation ------------------------------------------------------------------------
+
+def transcript_html(turns: list[dict[str, Any]], examples: list[str] | None = None) -> str:
+    """The whole conversation. Each turn: {question, language, partial, answer (dict), error}."""
+    if not turns:
+        return empty_chat_html(examples or [])
+    parts = ['<div class="dq-transcript">']
+    for i, turn in enumerate(turns):
+        lang = turn.get("language") or "fr"
+        parts.append(f'<div class="dq-msg dq-user"><div class="dq-who">{esc(t(lang, "you"))}</div>'
+                     f'<div class="dq-text">{esc(turn.get("question"))}</div></div>')
+        parts.append(_assistant_html(turn, i, lang))
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def _assistant_html(turn: dict[str, Any], i: int, lang: str) -> str:
+    head = f'<div class="dq-who">{esc(t(lang, "assistant"))}</div>'
+    if turn.get("error"):
+        return (f'<div class="dq-msg dq-bot dq-error" data-turn="{i}">{head}'
+                f'<div class="dq-text" role="alert">{esc(turn["error"])}</div></div>')
+    answer = turn.get("answer")
+    if answer is None:
+        partial = turn.get("partial") or ""
+        body = partial_html(partial) if partial else f'<span class="dq-thinking">{esc(t(lang, "thinking"))}</span>'
+        return f'<div class="dq-msg dq-bot dq-streaming" data-turn="{i}">{head}<div class="dq-text">{body}</div></div>'
+    klass = "dq-abstained" if answer.get("abstained") else "dq-answered"
+    actions = (f'<div class="dq-actions" data-md="{esc(answer_markdown(answer))}" data-name="answer-{i + 1}.md">'
+               f'<button type="button" class="dq-action" data-copy="1" data-done="{esc(t(lang, "copied"))}">'
+               f'{esc(t(lang, "copy"))}</button>'
+               f'<button type="button" class="dq-action" data-download="1">{esc(t(lang, "download"))}</button></div>')
+    return (f'<div class="dq-msg dq-bot {klass}" data-turn="{i}">{head}'
+            f'<div class="dq-text">{answer_body_html(answer, i)}</div>'
+            f'{related_html(answer, i, lang)}{actions}</div>')
+
+
+def empty_chat_html(examples: list[str], lang: str = "en") -> str:
+    buttons = "".join(f'<button type="button" class="dq-example" data-example="{esc(q)}">{esc(q)}</button>'
+                      for q in examples)
+    return (f'<div class="dq-empty"><p>{esc(t(lang, "empty_chat"))}</p>'
+            f'<p class="dq-examples-head">{esc(t(lang, "examples"))}</p>'
+            f'<div class="dq-examples">{buttons}</div></div>')
+
+
+# -- sources and the dispatch ----------------------------------------------------------------
+
+def sources_html(answer: dict[str, Any] | None, turn: int, lang: str | None = None,
+                 active: tuple[str, int] | None = None) -> str:
+    """Every citation of one answer as a card (and its related passages, marked as such);
+    `active` = (kind, ref) of the card whose passage is open."""
+    lang = lang or (answer or {}).get("language") or "en"
+    if not answer or (not answer.get("citations") and not answer.get("related")):
+        return f'<div class="dq-panel-empty">{esc(t(lang, "no_sources"))}</div>'
+    cards = [f'<div class="dq-sources-head">{esc(t(lang, "sources"))} — '
+             f'<span class="dq-sources-q">{esc(answer.get("question"))}</span></div>']
+    for c in answer.get("citations") or []:
+        cards.append(_card(c, turn, lang, str(c["marker"]), "citation", c["marker"], active))
+    if answer.get("related"):
+        cards.append(f'<div class="dq-related-head">{esc(t(lang, "related"))}</div>')
+        for i, c in enumerate(answer["related"]):
+            cards.append(_card(c, turn, lang, t(lang, "related_short"), "related", i, active))
+    return '<div class="dq-sources">' + "".join(cards) + "</div>"
+
+
+def _card(c: dict[str, Any], turn: int, lang: str, badge: str, kind: str, ref: int,
+          active: tuple[str, int] | None) -> str:
+    badge_class = "dq-badge dq-badge-related" if kind == "related" else "dq-badge"
+    on = active == (kind, ref)
+    return (f'<button type="button" class="dq-card dq-card-{kind}{" dq-active" if on else ""}" data-cite="{ref}" '
+            f'data-turn="{turn}" data-kind="{kind}" aria-pressed="{"true" if on else "false"}">'
+            f'<span class="{badge_class}">{esc(badge)}</span>'
+            f'<span class="dq-card-title">{esc(c.get("title") or c.get("doc_id"))}</span>'
+            f'<span class="dq-meta">{_meta_line(c, lang)} · {esc(_file_name(c.get("source_path")))}</span>'
+            f'<span class="dq-quote">« {esc(_one_line(c.get("quote", "")))} »</span></button>')
+
+
+def locate_passage(text: str, start: int, end: int, quote: str) -> tuple[int, int, str | None]:
+    """Where the cited quote is in the current text: (start, end, note key or None)."""
+    if 0 <= start <= end <= len(text) and text[start:end] == quote:
+        return start, end, None
+    found = text.find(quote) if quote else -1
+    if found >= 0:
+        return found, found + len(quote), "dispatch_moved"
+    return -1, -1, "dispatch_changed"
+
+
+def dispatch_html(doc: dict[str, Any] | None, citation: dict[str, Any] | None, lang: str) -> str:
+    """One dispatch with the cited passage highlighted, plus its title, date, agency and file."""
+    if doc is None:
+        return f'<div class="dq-panel-empty" role="alert">{esc(t(lang, "dispatch_gone"))}</div>'
+    text = doc.get("text") or ""
+    note = None
+    start = end = -1
+    if citation is not None:
+        start, end, note = locate_passage(text, int(citation.get("start", -1)), int(citation.get("end", -1)),
+                                          citation.get("quote") or "")
+    head = (f'<div class="dq-doc-head"><div class="dq-doc-title">{esc(doc.get("title") or doc.get("doc_id"))}</div>'
+            f'<div class="dq-meta">{_meta_line(doc, lang)}</div>'
+            f'<div class="dq-meta dq-file">{esc(t(lang, "file"))}: {esc(doc.get("source_path"))} '
+            f'<span class="dq-docid">({esc(doc.get("doc_id"))}'
+            + (f', {esc(t(lang, "passage"))} {start}–{end}' if start >= 0 else "") + ")</span></div></div>")
+    notes = f'<div class="dq-note" role="note">{esc(t(lang, note))}</div>' if note else ""
+    lo, hi = 0, len(text)
+    if len(text) > DISPATCH_VIEW_CHARS:
+        centre = start if start >= 0 else 0
+        lo = max(0, centre - DISPATCH_VIEW_CHARS // 2)
+        hi = min(len(text), lo + DISPATCH_VIEW_CHARS)
+        notes += f'<div class="dq-note">{esc(t(lang, "window", start=lo, end=hi, total=len(text)))}</div>'
+    if start >= 0:
+        body = (_display(text[lo:start]) + f'<mark class="dq-mark">{_display(text[start:end])}</mark>'
+                + _display(text[end:hi]))
+    else:
+        body = _display(text[lo:hi])
+    return f'<div class="dq-doc">{head}{notes}<div class="dq-doc-body">{body}</div></div>'
+
+
+_BLANK_RUNS = re.compile(r"\n\s*\n(\s*\n)+")
+
+
+def _display(text: str) -> str:
+    """Escaped text for a pre-wrap block; runs of blank lines shown as one."""
+    return esc(_BLANK_RUNS.sub("\n\n", text))
+
+
+# -- the library -----------------------------------------------------------------------------
+
+def status_line(status: dict[str, Any]) -> str:
+    last = status.get("last_indexed_at") or "never"
+    return (f'<div class="dq-status"><span><b>{status.get("documents", 0)}</b> documents</span>'
+            f'<span><b>{status.get("chunks", 0)}</b> chunks</span>'
+            f'<span>model <code>{esc(status.get("embedding_model"))}</code></span>'
+            f'<span>store {esc(status.get("store_mode"))} <code>{esc(status.get("store_location"))}</code></span>'
+            f'<span>last indexed {esc(last)}</span></div>')
+
+
+def index_summary_html(report: dict[str, Any], rejected: list[dict[str, str]] | None = None,
+                       removed_note: str | None = None) -> str:
+    """added / updated / unchanged / failed (with reasons) of one indexing run."""
+    failed = list(rejected or []) + list(report.get("failed") or [])
+    counts = (f'<b>{len(report.get("added") or [])}</b> added · <b>{len(report.get("updated") or [])}</b> updated · '
+              f'<b>{report.get("unchanged", 0)}</b> unchanged · <b>{len(report.get("removed") or [])}</b> removed · '
+              f'<b>{len(failed)}</b> failed')
+    parts = [f'<div class="dq-summary"><div class="dq-summary-counts">{counts}</div>']
+    if removed_note:
+        parts.append(f"<div>{esc(removed_note)}</div>")
+    for key, label in (("added", "Added"), ("updated", "Updated"), ("removed", "Removed")):
+        ids = report.get(key) or []
+        if ids:
+            shown = ", ".join(esc(i) for i in ids[:20]) + (f" … (+{len(ids) - 20})" if len(ids) > 20 else "")
+            parts.append(f"<div>{label}: {shown}</div>")
+    if failed:
+        items = "".join(f"<li><code>{esc(_file_name(f.get('file')) or f.get('file'))}</code>: {esc(f.get('reason'))}</li>"
+                        for f in failed)
+        parts.append(f'<div class="dq-failed">Failed:<ul>{items}</ul></div>')
+    if report.get("repaired"):
+        parts.append(f"<div>{esc(report['repaired'])}</div>")
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def message_html(text: str, kind: str = "info") -> str:
+    return f'<div class="dq-summary dq-{esc(kind)}" role="status">{esc(text)}</div>'
+
+
+DOCUMENT_COLUMNS = ["Title", "Date", "Source", "Chunks", "ID", "Origin"]
+
+
+def document_rows(docs: list[dict[str, Any]], query: str, library_dir: Path | None,
+                  limit: int = 500) -> tuple[list[list[Any]], int]:
+    """Rows of the library table matching `query` (case-insensitive, any column), and the match count."""
+    needle = query.strip().casefold()
+    rows: list[list[Any]] = []
+    matched = 0
+    for d in docs:
+        origin = "upload" if library_dir is not None and is_inside(d.get("source_path"), library_dir) else "indexed"
+        row = [d.get("title") or "", d.get("date") or "", d.get("source") or "", d.get("chunks", 0),
+               d.get("doc_id"), origin]
+        if needle and not any(needle in str(x).casefold() for x in row):
+            continue
+        matched += 1
+        if len(rows) < limit:
+            rows.append(row)
+    return rows, matched
+
+
+def is_inside(path: str | None, folder: Path) -> bool:
+    if not path:
+        return False
+    try:
+        Path(path).resolve().relative_to(folder.resolve())
+        return True
+    except ValueError:
+        return False

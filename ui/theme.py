@@ -1,0 +1,156 @@
+"""Look of the web chat: a theme on system fonts, the CSS of ui/render.py's markup, and its small scripts.
+
+Gradio's bundled web fonts are subsets (the semibold one falls back glyph by glyph offline) and
+its Google fonts need the network, so the theme names only fonts installed on the machine.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+SANS = ["Segoe UI", "Helvetica Neue", "Noto Sans", "Liberation Sans", "DejaVu Sans", "Arial", "sans-serif"]
+MONO = ["Cascadia Mono", "Menlo", "Noto Sans Mono", "Liberation Mono", "DejaVu Sans Mono", "monospace"]
+
+
+def theme() -> Any:
+    import gradio as gr
+
+    return gr.themes.Default(primary_hue="indigo", secondary_hue="slate", neutral_hue="slate",
+                             font=SANS, font_mono=MONO)
+
+
+CSS = """
+.dq-header h1 { margin: 0; font-size: 1.5rem; }
+.dq-status { display: flex; flex-wrap: wrap; gap: .35rem 1.1rem; font-size: .85rem;
+  color: var(--body-text-color-subdued); }
+.dq-status code { font-size: .8rem; }
+.dq-transcript { display: flex; flex-direction: column; gap: .75rem; padding: .25rem; }
+.dq-msg { border-radius: 12px; padding: .6rem .85rem; line-height: 1.55; max-width: 100%; }
+.dq-user { align-self: flex-end; background: var(--color-accent-soft); max-width: 85%; }
+.dq-bot { align-self: stretch; background: var(--background-fill-secondary);
+  border: 1px solid var(--border-color-primary); }
+.dq-abstained { border-left: 4px solid #d97706; }
+.dq-error { border-left: 4px solid #dc2626; }
+.dq-who { font-size: .75rem; font-weight: 700; text-transform: uppercase; letter-spacing: .04em;
+  color: var(--body-text-color-subdued); margin-bottom: .2rem; }
+.dq-text { white-space: pre-wrap; overflow-wrap: anywhere; }
+.dq-thinking { color: var(--body-text-color-subdued); font-style: italic; }
+.dq-caret { display: inline-block; width: .5em; height: 1em; margin-left: 2px; vertical-align: text-bottom;
+  background: var(--body-text-color-subdued); animation: dq-blink 1s steps(2) infinite; }
+@keyframes dq-blink { 50% { opacity: 0; } }
+button.dq-cite, span.dq-cite { display: inline-block; min-width: 1.5em; padding: 0 .35em; margin: 0 .1em;
+  border-radius: 999px; border: 1px solid var(--color-accent); background: var(--background-fill-primary);
+  color: var(--color-accent); font-size: .75em; font-weight: 700; line-height: 1.5; vertical-align: super;
+  cursor: pointer; text-align: center; }
+button.dq-cite:hover, button.dq-cite:focus-visible { background: var(--color-accent); color: white; }
+span.dq-pending { cursor: default; opacity: .6; }
+.dq-actions { display: flex; gap: .4rem; margin-top: .45rem; }
+button.dq-action { font-size: .78rem; padding: .1rem .6rem; border-radius: 6px; cursor: pointer;
+  border: 1px solid var(--border-color-primary); background: var(--background-fill-primary);
+  color: var(--body-text-color); }
+button.dq-action:hover { border-color: var(--color-accent); }
+.dq-related { margin-top: .6rem; }
+.dq-related-head, .dq-sources-head { font-size: .8rem; font-weight: 700; color: var(--body-text-color-subdued);
+  margin: .5rem 0 .3rem; }
+.dq-sources-q { font-weight: 400; font-style: italic; }
+.dq-related ul { list-style: none; padding: 0; margin: 0; display: flex; flex-direction: column; gap: .35rem; }
+.dq-badge { display: inline-block; padding: 0 .45em; margin-right: .35em; border-radius: 999px; font-size: .72rem;
+  font-weight: 700; background: var(--color-accent); color: white; }
+.dq-badge-related { background: transparent; color: #b45309; border: 1px dashed #b45309; }
+button.dq-card, button.dq-related-item { display: flex; flex-direction: column; align-items: flex-start;
+  gap: .15rem; width: 100%; text-align: left; padding: .5rem .65rem; border-radius: 10px; cursor: pointer;
+  border: 1px solid var(--border-color-primary); background: var(--background-fill-primary);
+  color: var(--body-text-color); font: inherit; }
+button.dq-card:hover, button.dq-related-item:hover { border-color: var(--color-accent); }
+button.dq-card-related, button.dq-related-item { border-style: dashed; }
+button.dq-card.dq-active { border: 2px solid var(--color-accent); }
+.dq-sources { display: flex; flex-direction: column; gap: .45rem; }
+.dq-card-title, .dq-related-title, .dq-doc-title { font-weight: 700; }
+.dq-meta { font-size: .8rem; color: var(--body-text-color-subdued); overflow-wrap: anywhere; }
+.dq-quote { font-size: .88rem; display: -webkit-box; -webkit-line-clamp: 3; -webkit-box-orient: vertical;
+  overflow: hidden; }
+.dq-doc { display: flex; flex-direction: column; gap: .4rem; }
+.dq-doc-title { font-size: 1.05rem; }
+.dq-docid { opacity: .8; }
+.dq-note { font-size: .82rem; padding: .3rem .5rem; border-radius: 6px; background: var(--background-fill-secondary);
+  border-left: 3px solid #d97706; }
+.dq-doc-body { position: relative; white-space: pre-wrap; overflow-wrap: anywhere; line-height: 1.55;
+  max-height: 55vh; overflow-y: auto; padding: .5rem .7rem; border-radius: 8px;
+  border: 1px solid var(--border-color-primary); background: var(--background-fill-primary); }
+mark.dq-mark { background: #fde68a; color: #1f2937; padding: .05em .1em; border-radius: 3px;
+  box-shadow: 0 0 0 2px #f59e0b; }
+.dark mark.dq-mark { background: #b45309; color: #fff7ed; }
+.dq-panel-empty { color: var(--body-text-color-subdued); font-size: .9rem; padding: .5rem; }
+.dq-empty { padding: 1rem .5rem; color: var(--body-text-color); }
+.dq-examples { display: flex; flex-wrap: wrap; gap: .5rem; }
+.dq-examples-head { font-weight: 700; font-size: .85rem; color: var(--body-text-color-subdued); }
+button.dq-example { padding: .4rem .75rem; border-radius: 999px; cursor: pointer; font: inherit; font-size: .9rem;
+  border: 1px solid var(--border-color-primary); background: var(--background-fill-secondary);
+  color: var(--body-text-color); }
+button.dq-example:hover { border-color: var(--color-accent); }
+.dq-summary { font-size: .9rem; display: flex; flex-direction: column; gap: .25rem; }
+.dq-failed { color: #b91c1c; }
+.dark .dq-failed { color: #fca5a5; }
+.dq-error-text { color: #b91c1c; }
+#dq-transcript { min-height: 380px; }
+#dq-docs table, #dq-docs th, #dq-docs td, #dq-docs span { font-family: var(--font); }
+"""
+
+# Clicks inside the transcript and the sources panel: citations and examples go to Python,
+# copy and download stay in the browser (the Markdown is already in the page).
+CLICKS_JS = """
+// New content: show the end of the conversation, but never scroll the latest question out of view.
+const scroller = () => {
+  for (let n = element; n && n !== document.body; n = n.parentElement) {
+    const overflow = getComputedStyle(n).overflowY;
+    if ((overflow === 'auto' || overflow === 'scroll') && n.scrollHeight > n.clientHeight) return n;
+  }
+  return null;
+};
+watch('value', () => {
+  const box = scroller();
+  const questions = element.querySelectorAll('.dq-user');
+  if (!box || !questions.length) return;
+  const last = questions[questions.length - 1];
+  const top = last.getBoundingClientRect().top - box.getBoundingClientRect().top + box.scrollTop - 8;
+  box.scrollTop = Math.min(top, box.scrollHeight - box.clientHeight);
+});
+element.addEventListener('click', (ev) => {
+  const el = ev.target.closest('button');
+  if (!el || !element.contains(el)) return;
+  if (el.dataset.cite !== undefined) {
+    trigger('cite', {turn: Number(el.dataset.turn), ref: Number(el.dataset.cite), kind: el.dataset.kind});
+  } else if (el.dataset.example !== undefined) {
+    trigger('example', {text: el.dataset.example});
+  } else if (el.dataset.copy !== undefined) {
+    const md = el.closest('[data-md]').dataset.md;
+    const done = () => { const label = el.textContent; el.textContent = el.dataset.done;
+      setTimeout(() => { el.textContent = label; }, 1500); };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(md).then(done);
+    } else {
+      const area = document.createElement('textarea');
+      area.value = md; document.body.appendChild(area); area.select();
+      document.execCommand('copy'); area.remove(); done();
+    }
+  } else if (el.dataset.download !== undefined) {
+    const box = el.closest('[data-md]');
+    const url = URL.createObjectURL(new Blob([box.dataset.md], {type: 'text/markdown'}));
+    const a = document.createElement('a');
+    a.href = url; a.download = box.dataset.name || 'answer.md';
+    document.body.appendChild(a); a.click(); a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 1000);
+  }
+});
+"""
+
+# The dispatch view scrolls its own box (not the page) to the highlighted passage.
+SCROLL_TO_MARK_JS = """
+const scrollToMark = () => {
+  const body = element.querySelector('.dq-doc-body');
+  const mark = element.querySelector('mark');
+  if (body && mark) body.scrollTop = Math.max(0, mark.offsetTop - body.clientHeight / 3);
+};
+watch('value', scrollToMark);
+scrollToMark();
+"""
