@@ -209,9 +209,7 @@ class Pipeline:
         }
 
     def documents(self) -> list[dict[str, Any]]:
-        return [{"doc_id": d.doc_id, "title": d.title, "date": d.date, "source": d.source,
-                 "language": d.language, "chunks": d.n_chunks, "source_path": d.source_path}
-                for d in self.records.documents()]
+        return self.records.document_summaries()
 
     def document(self, doc_id: str) -> dict[str, Any] | None:
         d = self.records.document(doc_id)

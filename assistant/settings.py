@@ -42,7 +42,8 @@ class Settings:
         "`torch`: plain fp32; `int8`: torch dynamic int8 of the feed-forward layers; `onnx`: the same "
         "model exported to onnxruntime (fp32); `onnx-int8`: onnxruntime with int8 feed-forward layers. "
         "The ONNX file is exported once into ~/.cache/dispatch-qa/onnx."))
-    embedding_batch_size: int = field(default=32, metadata=_doc("Chunks per encoder batch."))
+    embedding_batch_size: int = field(default=16, metadata=_doc(
+        "Chunks per encoder batch (16 keeps the peak memory of a batch of 256-token chunks under 0.5 GB)."))
     embedding_threads: int = field(default=0, metadata=_doc(
         "Torch CPU threads for encoding; 0 uses every core."))
 

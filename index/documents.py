@@ -449,6 +449,18 @@ def _dateline(body: str) -> tuple[str | None, int]:
     return canonical_agency(m["agency"]), m.end()
 
 
+def _dateline_date(body: str) -> str | None:
+    """The date a dateline states ("Lyon, 12 mars 2025 (AFP) -"), if any."""
+    m = _DATELINE_RE.match(body)
+    if not m:
+        return None
+    place = m["place"].strip().rstrip(",").strip()
+    for piece in (place.rsplit(",", 1)[-1].strip(), place):
+        if piece and (found := parse_date(piece)):
+            return found
+    return None
+
+
 def _signature(body: str) -> str | None:
     """The agency named by a short final signature line ("(AFP)", "© AFP 2025", ...), if any."""
     lines = [ln.strip() for ln in body.splitlines() if ln.strip()]
@@ -640,7 +652,7 @@ def _load_plain(
         Dispatch(
             doc_id=doc_id,
             title=title,
-            date=header.date,
+            date=header.date or (_dateline_date(body) if dateline_len else None),
             source=source,
             language=language,
             text=text,

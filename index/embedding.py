@@ -228,6 +228,10 @@ class OnnxEncoder:
         # Idle worker threads sleep instead of spinning: on a shared machine spinning burns the
         # cores other processes (and our own tokenizer and SQLite work) need.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # Every batch has another padded length: the arena and memory patterns keep a buffer per
+        # shape and grew past 1 GB over a few hundred batches; plain allocation stays flat.
+        options.enable_cpu_mem_arena = False
+        options.enable_mem_pattern = False
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self._inputs = {i.name for i in self.session.get_inputs()}
 

@@ -166,6 +166,15 @@ class Records:
                         part).fetchall()
         return [DocumentRecord(*r) for r in rows]
 
+    def document_summaries(self) -> list[dict[str, object]]:
+        """Every document's metadata without its text (cheap to list for a large index)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT doc_id, title, date, source, language, n_chunks, source_path FROM documents "
+                "ORDER BY doc_id").fetchall()
+        keys = ("doc_id", "title", "date", "source", "language", "chunks", "source_path")
+        return [dict(zip(keys, row)) for row in rows]
+
     def document_hashes(self) -> dict[str, tuple[str, str, str]]:
         """doc_id -> (content_hash, root, source_path), for change detection without loading texts."""
         with self._lock:

@@ -538,3 +538,20 @@ def test_date_range():
     assert date_range(None) is None
     assert date_range("14/03/2025") is None
     assert date_range("2025-13") is None
+
+
+def test_dateline_states_the_date(tmp_path):
+    path = tmp_path / "lyon.md"
+    path.write_text("Lyon, 12 mars 2025 (AFP) - Le maire a inauguré le pont. Il a salué les ouvriers.\n",
+                    encoding="utf-8")
+    (doc,) = load_file(path, tmp_path, 1_000_000).dispatches
+    assert doc.date == "2025-03-12"
+    assert doc.source == "AFP"
+
+
+def test_dateline_without_date_leaves_date_unset(tmp_path):
+    path = tmp_path / "paris.txt"
+    path.write_text("PARIS (AFP) - Le maire a inauguré le pont. Il a salué les ouvriers.\n", encoding="utf-8")
+    (doc,) = load_file(path, tmp_path, 1_000_000).dispatches
+    assert doc.date is None
+    assert doc.source == "AFP"

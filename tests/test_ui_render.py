@@ -301,3 +301,25 @@ def test_only_the_serve_command_imports_gradio():
         for line in text.splitlines():
             if re.match(r"\s*(from ui|import ui)\b", line):
                 assert path.name == "cli.py" and line.startswith("    "), f"{path}: {line}"
+
+
+def test_generative_answer_marks_unsupported_sentences_and_fallback_notice():
+    from ui.render import answer_body_html
+
+    cite = {"marker": 1, "doc_id": "d", "source_path": "/x", "title": "T", "date": None, "source": None,
+            "quote": "q", "start": 0, "end": 1, "score": 1.0}
+    answer = {"answer": "Poutine appelle à la reddition [1]. Il neige à Paris [1].", "abstained": False,
+              "mode": "generative", "fallback": False, "fallback_reason": None, "language": "fr",
+              "citations": [cite],
+              "sentences": [{"text": "Poutine appelle à la reddition [1].", "markers": [1], "supported": True},
+                            {"text": "Il neige à Paris [1].", "markers": [1], "supported": False}]}
+    html_out = answer_body_html(answer, 0)
+    assert html_out.count("dq-unsupported") == 1
+    assert "non vérifiée" in html_out
+    assert html_out.index("Poutine") < html_out.index("dq-unsupported")
+
+    fallback = {**answer, "mode": "extractive", "fallback": True, "fallback_reason": "server unreachable",
+                "sentences": []}
+    html_out = answer_body_html(fallback, 0)
+    assert "dq-notice" in html_out and "server unreachable" in html_out
+    assert "dq-unsupported" not in html_out

@@ -42,6 +42,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "thinking": "Searching the dispatches…",
         "question": "Question",
         "answer": "Answer",
+        "fallback": "The language model was not used for this answer; it is quoted from the dispatches",
+        "unsupported": "not verified by its cited passage",
         "window": "Long dispatch: showing the part around the passage (characters {start}–{end} of {total}).",
     },
     "fr": {
@@ -70,6 +72,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "thinking": "Recherche dans les dépêches…",
         "question": "Question",
         "answer": "Réponse",
+        "fallback": "Le modèle de langue n’a pas servi pour cette réponse ; elle est citée des dépêches",
+        "unsupported": "non vérifiée par le passage cité",
         "window": "Dépêche longue : seule la partie autour du passage est affichée (caractères {start}–{end} sur {total}).",
     },
 }
@@ -102,11 +106,34 @@ def _file_name(path: str | None) -> str:
 # -- the answer ------------------------------------------------------------------------------
 
 def answer_body_html(answer: dict[str, Any], turn: int) -> str:
-    """The answer text with its markers as buttons; markers without a citation stay plain text."""
+    """The answer text with its markers as buttons; markers without a citation stay plain text.
+
+    A generative answer is drawn sentence by sentence so the ones verification could not back
+    with their cited passage are visibly marked; a fallback says why the model was not used.
+    """
     known = {c["marker"] for c in answer.get("citations", []) if c.get("marker") is not None}
+    lang = answer.get("language") or "fr"
+    notice = ""
+    if answer.get("fallback"):
+        notice = (f'<div class="dq-notice" role="status">{esc(t(lang, "fallback"))}'
+                  f'{(" — " + esc(answer["fallback_reason"])) if answer.get("fallback_reason") else ""}</div>')
+    sentences = answer.get("sentences") or []
+    if answer.get("mode") == "generative" and sentences and not answer.get("abstained"):
+        parts = []
+        for sentence in sentences:
+            body = _with_markers(sentence.get("text") or "", known, turn)
+            if sentence.get("supported"):
+                parts.append(f'<span class="dq-sentence">{body}</span>')
+            else:
+                parts.append(f'<span class="dq-sentence dq-unsupported" title="{esc(t(lang, "unsupported"))}">'
+                             f'{body}<span class="dq-flag">{esc(t(lang, "unsupported"))}</span></span>')
+        return notice + " ".join(parts)
+    return notice + _with_markers(answer.get("answer") or "", known, turn)
+
+
+def _with_markers(text: str, known: set[int], turn: int) -> str:
     out: list[str] = []
     pos = 0
-    text = answer.get("answer") or ""
     for m in MARKER_RE.finditer(text):
         out.append(esc(text[pos:m.start()]))
         numbers = [int(n) for n in re.findall(r"\d+", m.group(1))]

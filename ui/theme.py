@@ -38,6 +38,11 @@ CSS = """
 .dq-caret { display: inline-block; width: .5em; height: 1em; margin-left: 2px; vertical-align: text-bottom;
   background: var(--body-text-color-subdued); animation: dq-blink 1s steps(2) infinite; }
 @keyframes dq-blink { 50% { opacity: 0; } }
+.dq-notice { margin: 0 0 .5em; padding: .35em .6em; border-left: 3px solid #b7791f; background: rgba(183,121,31,.08);
+  font-size: .9em; }
+.dq-unsupported { text-decoration: underline dotted #b7791f; text-decoration-thickness: 2px; }
+.dq-flag { margin-left: .3em; padding: 0 .35em; border-radius: 4px; font-size: .72em; color: #8a5a12;
+  background: rgba(183,121,31,.15); vertical-align: middle; }
 button.dq-cite, span.dq-cite { display: inline-block; min-width: 1.5em; padding: 0 .35em; margin: 0 .1em;
   border-radius: 999px; border: 1px solid var(--color-accent); background: var(--background-fill-primary);
   color: var(--color-accent); font-size: .75em; font-weight: 700; line-height: 1.5; vertical-align: super;
