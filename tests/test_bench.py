@@ -47,3 +47,21 @@ def test_bench_refuses_a_corpus_that_is_not_jsonl(tmp_path, capsys):
     corpus.write_text("Un texte.", encoding="utf-8")
     assert main(["bench", "ingest", "--corpus", str(corpus), "--limit", "2"]) == 1
     assert "JSONL corpus" in capsys.readouterr().err
+
+
+def test_encoder_backends_stay_close_to_fp32():
+    """The faster backends the bench compares must embed like the fp32 model they replace."""
+    import numpy as np
+
+    from index.embedding import Embedder
+
+    texts = ["Le président russe a appelé les soldats ukrainiens à déposer les armes.",
+             "La cheffe de la diplomatie européenne propose une aide militaire de 40 milliards d'euros.",
+             "Vingt-huit jours plus tard, Jim se réveille à l'hôpital."]
+    reference = Embedder(backend="torch").embed(texts)
+    for backend, floor in (("int8-all", 0.95), ("int8", 0.95), ("onnx", 0.999)):
+        vectors = Embedder(backend=backend).embed(texts)
+        assert vectors.shape == reference.shape
+        assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+        cosines = np.sum(vectors * reference, axis=1)
+        assert cosines.min() > floor, (backend, cosines)
