@@ -134,18 +134,18 @@ def chunk_texts(pipeline: Any) -> list[str]:
     return texts
 
 
-def raw_encode(embedder: Any, texts: list[str]) -> float:
-    """Seconds for the bare encoder on `texts`: SentenceTransformer.encode, or the ONNX session."""
+def raw_encode(embedder: Any, texts: list[str]) -> tuple[float, float]:
+    """(wall, CPU) seconds of the bare encoder on `texts`: SentenceTransformer.encode, or the ONNX session."""
     import torch
 
     model = embedder.model
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     if embedder._onnx is not None:
         embedder._onnx.encode(texts, embedder.batch_size)
     else:
         with torch.inference_mode():
             model.encode(texts, batch_size=embedder.batch_size, normalize_embeddings=True, convert_to_numpy=True)
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - cpu
 
 
 def llama_index_baseline(model_path: str, articles: list[dict[str, Any]], max_tokens: int,
@@ -168,11 +168,11 @@ def llama_index_baseline(model_path: str, articles: list[dict[str, Any]], max_to
                                 tokenizer=lambda t: tokenizer(t, add_special_tokens=False)["input_ids"])
     LlamaSettings.llm = None
     docs = [Document(text=a["text"], metadata={"title": a.get("title") or ""}) for a in articles]
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     index = VectorStoreIndex.from_documents(docs, embed_model=embed, transformations=[splitter])
-    seconds = time.perf_counter() - started
+    seconds, cpu_s = time.perf_counter() - started, time.process_time() - cpu
     nodes = len(index.docstore.docs)
-    return {"seconds": round(seconds, 2), "documents": len(docs), "chunks": nodes,
+    return {"seconds": round(seconds, 2), "cpu_seconds": round(cpu_s, 2), "documents": len(docs), "chunks": nodes,
             "documents_per_s": round(len(docs) / seconds, 2), "chunks_per_s": round(nodes / seconds, 2),
             "chunk_size_tokens": max_tokens, "chunk_overlap_tokens": 20, "backend": "torch fp32"}
 
@@ -200,14 +200,16 @@ def run_ingest(settings: Settings, corpus: Path, limit: int, work: Path, skip_ba
     report["model_load_s"] = round(time.perf_counter() - started, 2)
 
     _log(f"project indexing of {len(base)} articles ({settings.embedding_backend})...")
+    cpu = time.process_time()
     full = pipeline.index([subset])
+    project_cpu = time.process_time() - cpu
     if full.failed:
         raise BenchError(f"indexing failed: {full.failed[0]['file']}: {full.failed[0]['reason']}")
     report["project"] = {"seconds": round(full.seconds, 2), "documents": full.documents_total,
                          "chunks": full.chunks_total, "chunks_embedded": full.chunks_embedded,
                          "documents_per_s": round(full.documents_total / full.seconds, 2),
                          "chunks_per_s": round(full.chunks_embedded / full.seconds, 2),
-                         "peak_rss_mb": peak_rss_mb()}
+                         "cpu_seconds": round(project_cpu, 2), "peak_rss_mb": peak_rss_mb()}
     _log(f"  {report['project']}")
 
     before = pipeline.embedder.embedded_count
@@ -230,15 +232,17 @@ def run_ingest(settings: Settings, corpus: Path, limit: int, work: Path, skip_ba
         return report
     texts = chunk_texts(pipeline)
     _log(f"raw encode of the same {len(texts)} chunk texts ({settings.embedding_backend})...")
-    seconds = raw_encode(pipeline.embedder, texts)
+    seconds, cpu_s = raw_encode(pipeline.embedder, texts)
     report["raw_encode"] = {"backend": settings.embedding_backend, "seconds": round(seconds, 2),
-                            "chunks": len(texts), "chunks_per_s": round(len(texts) / seconds, 2)}
+                            "cpu_seconds": round(cpu_s, 2), "chunks": len(texts),
+                            "chunks_per_s": round(len(texts) / seconds, 2)}
     if settings.embedding_backend != "torch":
         fp32 = Embedder(settings.embedding_model, "torch", settings.embedding_batch_size,
                         settings.embedding_threads)
         fp32.embed(["échauffement"])
-        seconds = raw_encode(fp32, texts)
-        report["raw_encode_fp32"] = {"backend": "torch", "seconds": round(seconds, 2), "chunks": len(texts),
+        seconds, cpu_s = raw_encode(fp32, texts)
+        report["raw_encode_fp32"] = {"backend": "torch", "seconds": round(seconds, 2),
+                                     "cpu_seconds": round(cpu_s, 2), "chunks": len(texts),
                                      "chunks_per_s": round(len(texts) / seconds, 2)}
     else:
         report["raw_encode_fp32"] = report["raw_encode"]
@@ -266,7 +270,19 @@ def ratios(report: dict[str, Any]) -> dict[str, float | None]:
         "project_vs_llama_index_documents_per_s":
             round(project["documents_per_s"] / llama["documents_per_s"], 3) if llama else None,
         "reindex_unchanged_share_of_full": report["reindex_unchanged"]["share_of_full"],
+        # The same comparisons in CPU seconds: what the work costs, whatever else the machine runs.
+        "cpu_project_vs_raw_encode_chunks_per_cpu_s": _cpu_ratio(project, raw, per="chunks"),
+        "cpu_project_vs_raw_fp32_chunks_per_cpu_s": _cpu_ratio(project, fp32, per="chunks"),
+        "cpu_project_vs_llama_index_documents_per_cpu_s": _cpu_ratio(project, llama, per="documents"),
     }
+
+
+def _cpu_ratio(project: dict[str, Any], other: dict[str, Any] | None, per: str) -> float | None:
+    if not other or not other.get("cpu_seconds") or not project.get("cpu_seconds"):
+        return None
+    mine = (project["chunks_embedded"] if per == "chunks" else project["documents"]) / project["cpu_seconds"]
+    theirs = other[per] / other["cpu_seconds"]
+    return round(mine / theirs, 3)
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
