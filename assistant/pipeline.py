@@ -97,6 +97,7 @@ class Pipeline:
             release_clients()  # an embedded client caches the collection; reopen to see new writes
         vectors = open_vector_store(self.chroma_config, self.records)
         keyword = KeywordIndex.open(self.records, s.data_dir / "keyword", s.bm25_k1, s.bm25_b)
+        keyword.doc_weight = s.bm25_doc_weight
         if self._indexer is not None:
             self._indexer._vectors = vectors
         return Retriever(self.records, vectors, keyword, self.embedder,

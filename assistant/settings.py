@@ -79,6 +79,8 @@ class Settings:
     candidate_k: int = field(default=50, metadata=_doc(
         "Candidates each retriever contributes before fusion."))
     bm25_k1: float = field(default=1.2, metadata=_doc("BM25 term-frequency saturation."))
+    bm25_doc_weight: float = field(default=0.5, metadata=_doc(
+        "Share of a passage's keyword score taken from its whole document's BM25 (0 = passage only)."))
     bm25_b: float = field(default=0.75, metadata=_doc("BM25 length normalisation."))
 
     # Answering
@@ -115,6 +117,8 @@ class Settings:
             raise SettingsError(f"answer_max_sentences must be 1, 2 or 3, got {self.answer_max_sentences}")
         if self.top_k < 1:
             raise SettingsError(f"top_k must be at least 1, got {self.top_k}")
+        if not 0.0 <= self.bm25_doc_weight <= 1.0:
+            raise SettingsError(f"bm25_doc_weight must be between 0 and 1, got {self.bm25_doc_weight}")
         if not 0.0 <= self.dense_weight <= 1.0:
             raise SettingsError(f"dense_weight must be between 0 and 1, got {self.dense_weight}")
         if self.llm_timeout <= 0:

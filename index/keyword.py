@@ -17,7 +17,7 @@ import numpy as np
 
 from index.records import Records
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class KeywordIndex:
     def __init__(self, chunk_ids: list[str], chunk_doc: np.ndarray, doc_ids: list[str],
                  doc_date_min: np.ndarray, doc_date_max: np.ndarray, doc_source: list[str],
                  vocab: dict[str, int], idf: np.ndarray, weights, generation: int,
-                 k1: float, b: float) -> None:
+                 k1: float, b: float, doc_weights=None, doc_weight: float = 0.5) -> None:
         self.chunk_ids = chunk_ids
         self.chunk_doc = chunk_doc
         self.doc_ids = doc_ids
@@ -47,6 +47,10 @@ class KeywordIndex:
         self.vocab = vocab
         self.idf = idf
         self.weights = weights  # csr (n_terms x n_chunks)
+        # Whole-document BM25 (terms x docs): a headline or a question about an article as a whole
+        # matches words spread over several chunks; chunk BM25 alone ranks a document by one chunk.
+        self.doc_weights = doc_weights
+        self.doc_weight = doc_weight
         self.generation = generation
         self.k1 = k1
         self.b = b
@@ -88,6 +92,7 @@ class KeywordIndex:
             (np.ones(len(rows), dtype=np.float32), (np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64))),
             shape=(len(vocab), n_chunks))
         tf.sum_duplicates()
+        doc_tf = _doc_term_counts(tf, np.asarray(chunk_doc, dtype=np.int64), len(doc_ids))
         df = np.diff(tf.indptr).astype(np.float64)
         idf = np.log1p((n_chunks - df + 0.5) / (df + 0.5)).astype(np.float32)
         dl = np.asarray(lengths, dtype=np.float32)
@@ -97,13 +102,14 @@ class KeywordIndex:
         chunk_of_entry = tf.indices
         term_of_entry = np.repeat(np.arange(tf.shape[0]), np.diff(tf.indptr))
         tf.data = (idf[term_of_entry] * data * (k1 + 1) / (data + norm[chunk_of_entry])).astype(np.float32)
+        doc_weights = _bm25(doc_tf, k1, b)
         metas = [docs[d] for d in doc_ids]
         return cls(
             chunk_ids=chunk_ids, chunk_doc=np.asarray(chunk_doc, dtype=np.int64), doc_ids=doc_ids,
             doc_date_min=np.asarray([m.date_min if m.date_min is not None else -1 for m in metas], dtype=np.int64),
             doc_date_max=np.asarray([m.date_max if m.date_max is not None else -1 for m in metas], dtype=np.int64),
             doc_source=[m.source or "" for m in metas], vocab=vocab, idf=idf, weights=tf,
-            generation=generation, k1=k1, b=b)
+            generation=generation, k1=k1, b=b, doc_weights=doc_weights)
 
     # -- persistence --------------------------------------------------------------------------
     def save(self, folder: Path) -> None:
@@ -113,7 +119,9 @@ class KeywordIndex:
         with open(tmp, "wb") as fh:
             np.savez(fh, data=self.weights.data, indices=self.weights.indices, indptr=self.weights.indptr,
                      shape=np.asarray(self.weights.shape), idf=self.idf, chunk_doc=self.chunk_doc,
-                     doc_date_min=self.doc_date_min, doc_date_max=self.doc_date_max)
+                     doc_date_min=self.doc_date_min, doc_date_max=self.doc_date_max,
+                     ddata=self.doc_weights.data, dindices=self.doc_weights.indices,
+                     dindptr=self.doc_weights.indptr, dshape=np.asarray(self.doc_weights.shape))
         meta = {"format": FORMAT_VERSION, "generation": self.generation, "k1": self.k1, "b": self.b,
                 "chunk_ids": self.chunk_ids, "doc_ids": self.doc_ids, "doc_source": self.doc_source,
                 "vocab": sorted(self.vocab, key=self.vocab.__getitem__)}
@@ -135,13 +143,15 @@ class KeywordIndex:
             return None
         weights = sparse.csr_matrix((arrays["data"], arrays["indices"], arrays["indptr"]),
                                     shape=tuple(arrays["shape"]))
-        if weights.shape[1] != len(meta["chunk_ids"]):
+        doc_weights = sparse.csr_matrix((arrays["ddata"], arrays["dindices"], arrays["dindptr"]),
+                                        shape=tuple(arrays["dshape"]))
+        if weights.shape[1] != len(meta["chunk_ids"]) or doc_weights.shape[1] != len(meta["doc_ids"]):
             return None
         return cls(chunk_ids=meta["chunk_ids"], chunk_doc=arrays["chunk_doc"], doc_ids=meta["doc_ids"],
                    doc_date_min=arrays["doc_date_min"], doc_date_max=arrays["doc_date_max"],
                    doc_source=meta["doc_source"], vocab={t: i for i, t in enumerate(meta["vocab"])},
                    idf=arrays["idf"], weights=weights, generation=int(meta["generation"]),
-                   k1=float(meta["k1"]), b=float(meta["b"]))
+                   k1=float(meta["k1"]), b=float(meta["b"]), doc_weights=doc_weights)
 
     @classmethod
     def open(cls, records: Records, folder: Path, k1: float = 1.2, b: float = 0.75) -> KeywordIndex:
@@ -179,16 +189,28 @@ class KeywordIndex:
         cols = [self._column[c] for c in chunk_ids if c in self._column]
         if not ids or not cols:
             return {c: 0.0 for c in chunk_ids}
-        sub = np.asarray(self.weights[ids][:, cols].sum(axis=0)).ravel()
+        sub = self._scores(ids)[cols]
         found = dict(zip((self.chunk_ids[c] for c in cols), sub.tolist()))
         return {c: found.get(c, 0.0) for c in chunk_ids}
+
+    def _scores(self, term_ids: list[int]) -> np.ndarray:
+        """Per chunk: its own BM25 mixed with its document's, both scaled to the chunk scale."""
+        chunk = np.asarray(self.weights[term_ids].sum(axis=0)).ravel()
+        if self.doc_weights is None or not self.doc_weight or not len(self.doc_ids):
+            return chunk
+        doc = np.append(np.asarray(self.doc_weights[term_ids].sum(axis=0)).ravel(), 0.0)
+        top_chunk, top_doc = float(chunk.max()), float(doc.max())
+        if top_chunk <= 0 or top_doc <= 0:
+            return chunk
+        # chunk_doc of -1 (a chunk whose document row vanished) reads the appended 0.
+        return (1 - self.doc_weight) * chunk + self.doc_weight * doc[self.chunk_doc] * (top_chunk / top_doc)
 
     def search(self, terms: list[str], k: int, filters: Filters | None = None) -> list[tuple[str, float]]:
         """Top-k (chunk_id, bm25 score), best first; chunks with no query term are left out."""
         ids = [self.vocab[t] for t in dict.fromkeys(terms) if t in self.vocab]
         if not ids or not len(self.chunk_ids):
             return []
-        scores = np.asarray(self.weights[ids].sum(axis=0)).ravel()
+        scores = self._scores(ids)
         mask = self.allowed_chunks(filters) if filters else None
         if mask is not None:
             scores = np.where(mask, scores, 0.0)
@@ -199,6 +221,33 @@ class KeywordIndex:
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
         return [(self.chunk_ids[i], float(scores[i])) for i in top]
+
+
+def _doc_term_counts(tf, chunk_doc: np.ndarray, n_docs: int):
+    """Term counts per document: the sum of its chunks' counts (terms x docs)."""
+    from scipy import sparse
+
+    valid = chunk_doc >= 0
+    cols = np.nonzero(valid)[0]
+    assign = sparse.csr_matrix((np.ones(len(cols), dtype=np.float32), (cols, chunk_doc[valid])),
+                               shape=(tf.shape[1], n_docs))
+    out = (tf @ assign).tocsr()
+    out.sum_duplicates()
+    return out
+
+
+def _bm25(tf, k1: float, b: float):
+    """BM25 weights of a raw terms x items count matrix (a copy)."""
+    out = tf.copy().astype(np.float32)
+    n = out.shape[1]
+    df = np.diff(out.indptr).astype(np.float64)
+    idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
+    lengths = np.asarray(out.sum(axis=0)).ravel().astype(np.float32)
+    avg = float(lengths.mean()) if n else 1.0
+    norm = (k1 * (1 - b + b * lengths / max(avg, 1e-9))).astype(np.float32)
+    term_of_entry = np.repeat(np.arange(out.shape[0]), np.diff(out.indptr))
+    out.data = (idf[term_of_entry] * out.data * (k1 + 1) / (out.data + norm[out.indices])).astype(np.float32)
+    return out
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,60 @@
+"""The BM25 keyword index on tiny hand-made records: chunk scores, document scores, persistence."""
+
+from index.keyword import Filters, KeywordIndex
+from index.records import ChunkRecord, DocumentRecord, Records
+
+
+def _records(tmp_path, docs):
+    """docs: {doc_id: (date, [chunk terms, ...])}"""
+    records = Records(tmp_path / "records.sqlite")
+    with records.transaction() as tx:
+        for doc_id, (date_span, chunks) in docs.items():
+            tx.put_document(DocumentRecord(
+                doc_id=doc_id, root="/r", source_path=f"/r/{doc_id}", title=None, date=None,
+                date_min=date_span[0] if date_span else None, date_max=date_span[1] if date_span else None,
+                source="AFP" if doc_id.startswith("afp") else None, language="fr", text="x", body_start=0,
+                content_hash=doc_id, n_chunks=len(chunks), indexed_at=0.0))
+            tx.put_chunks(ChunkRecord(chunk_id=f"{doc_id}-{i}", doc_id=doc_id, ordinal=i, start=0, end=1,
+                                      embed_hash=f"{doc_id}-{i}", terms=terms) for i, terms in enumerate(chunks))
+    return records
+
+
+DOCS = {
+    # The question's two words live in different chunks of the same article.
+    "spread": (None, ["pont inaugur", "ouvri salu", "pluie"]),
+    # One of the words each, alone in a short chunk: chunk BM25 prefers these.
+    "single": (None, ["ouvri"]),
+    "lone": (None, ["pont"]),
+    "afp-other": ((20250301, 20250331), ["match foot stad", "but victoir"]),
+}
+
+
+def test_document_score_lifts_an_article_whose_words_are_spread_over_chunks(tmp_path):
+    index = KeywordIndex.build(_records(tmp_path, DOCS))
+    index.doc_weight = 0.0
+    chunk_only = [c for c, _ in index.search(["pont", "ouvri"], 3)]
+    assert chunk_only[0] in ("single-0", "lone-0")  # a short chunk with one word wins on chunk BM25
+    index.doc_weight = 0.7
+    mixed = [c for c, _ in index.search(["pont", "ouvri"], 3)]
+    assert mixed[0].startswith("spread-")
+    # A chunk of the right article that holds none of the words still gets its document's share.
+    scores = index.score_chunks(["pont", "ouvri"], ["spread-2", "afp-other-0"])
+    assert scores["spread-2"] > 0 and scores["afp-other-0"] == 0
+
+
+def test_filters_and_persistence_round_trip(tmp_path):
+    records = _records(tmp_path, DOCS)
+    index = KeywordIndex.open(records, tmp_path / "kw")
+    hits = index.search(["foot", "pont"], 5, Filters(sources=("afp",)))
+    assert {c.rsplit("-", 1)[0] for c, _ in hits} == {"afp-other"}
+    hits = index.search(["foot", "pont"], 5, Filters(date_from=20250315, date_to=20250401))
+    assert [c for c, _ in hits][0] == "afp-other-0"
+    assert {c.rsplit("-", 1)[0] for c, _ in hits} == {"afp-other"}
+    again = KeywordIndex.load(tmp_path / "kw")
+    assert again is not None and again.generation == records.generation
+    assert again.search(["pont", "ouvri"], 3) == index.search(["pont", "ouvri"], 3)
+
+
+def test_unknown_terms_find_nothing(tmp_path):
+    index = KeywordIndex.build(_records(tmp_path, DOCS))
+    assert index.search(["inconnu"], 5) == []
