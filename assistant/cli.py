@@ -10,6 +10,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any, Literal
 
+from assistant.progress import ProgressBar
 from assistant.settings import Settings, SettingsError, load_settings
 
 EXIT_OK, EXIT_ERROR, EXIT_PARTIAL = 0, 1, 3
@@ -99,7 +100,7 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
             raise CommandError(f"{path}: no such file or folder")
     if not args.paths and not pipeline.records.roots():
         raise CommandError("nothing to index: give folders or files, e.g. `dispatch-qa index seeds/`")
-    bar = _progress_bar("indexing")
+    bar = ProgressBar("indexing")
     report = pipeline.index(args.paths or None, rebuild=args.rebuild, reset=args.reset, progress=bar.update)
     bar.close()
     data = report.to_dict()
@@ -275,28 +276,6 @@ COMMANDS = {"index": cmd_index, "ask": cmd_ask, "status": cmd_status, "list": cm
 
 # -- plumbing ----------------------------------------------------------------------------------
 
-class _Bar:
-    def __init__(self, desc: str) -> None:
-        self.desc = desc
-        self._bar: Any = None
-
-    def update(self, done: int, total: int, message: str) -> None:
-        if self._bar is None:
-            from tqdm import tqdm
-
-            self._bar = tqdm(total=total, desc=self.desc, unit="doc", file=sys.stderr, leave=False,
-                             disable=None)
-        self._bar.total = total
-        self._bar.n = done
-        self._bar.refresh()
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
-
-
-def _progress_bar(desc: str) -> _Bar:
-    return _Bar(desc)
 
 
 def _print_json(data: Any) -> None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from assistant.progress import ProgressBar
 from assistant.settings import Settings
 
 MODES = ("dense", "keyword", "hybrid")
@@ -245,7 +246,7 @@ def run_eval(run: EvalRun, settings: Settings, log: Any = None, pipeline: Any = 
                         "give eval a data dir of its own (--data-dir) so other documents do not skew the figures")
     log(f"indexing {run.corpus} into {settings.data_dir} ({qset.format} questions"
         f"{', titles left out' if qset.drop_titles else ''})")
-    bar = _bar("indexing", "doc", run.progress)
+    bar = ProgressBar("indexing", "doc", run.progress)
     report = pipeline.index([corpus], transform=drop_title if qset.drop_titles else None, progress=bar.update)
     bar.close()
     if report.failed:
@@ -262,7 +263,7 @@ def run_eval(run: EvalRun, settings: Settings, log: Any = None, pipeline: Any = 
     for mode in run.modes:
         pipeline.ask(questions[0].question, mode=mode, generative=False)  # warm-up: model load, caches
         rows = []
-        bar = _bar(f"asking ({mode})", "q", run.progress)
+        bar = ProgressBar(f"asking ({mode})", "q", run.progress)
         for i, q in enumerate(questions, start=1):
             answer = pipeline.ask(q.question, mode=mode, generative=False)
             rows.append({"id": q.id, "retrieved_doc_ids": list(answer.retrieved_doc_ids), "answer": answer.answer,
@@ -294,7 +295,7 @@ def _generative_run(pipeline: Any, questions: list[Question], by_id: dict[str, Q
     settings = pipeline.settings
     pipeline.ask(questions[0].question, mode=mode)  # warm-up: the model loads or the server wakes
     rows = []
-    bar = _bar(f"asking ({settings.llm})", "q", progress)
+    bar = ProgressBar(f"asking ({settings.llm})", "q", progress)
     for i, q in enumerate(questions, start=1):
         answer = pipeline.ask(q.question, mode=mode)
         rows.append({"id": q.id, "retrieved_doc_ids": list(answer.retrieved_doc_ids), "answer": answer.answer,
@@ -343,30 +344,6 @@ def format_table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-class _Bar:
-    def __init__(self, desc: str, unit: str, enabled: bool) -> None:
-        self.desc, self.unit, self.enabled = desc, unit, enabled
-        self._bar: Any = None
-
-    def update(self, done: int, total: int, message: str = "") -> None:
-        if not self.enabled:
-            return
-        if self._bar is None:
-            from tqdm import tqdm
-
-            self._bar = tqdm(total=total, desc=self.desc, unit=self.unit, file=sys.stderr, leave=False,
-                             disable=None)
-        self._bar.total = total
-        self._bar.n = done
-        self._bar.refresh()
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
-
-
-def _bar(desc: str, unit: str, enabled: bool) -> _Bar:
-    return _Bar(desc, unit, enabled)
 
 
 # -- CLI ---------------------------------------------------------------------------------------
