@@ -284,5 +284,27 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def wait_until_answers(proc: subprocess.Popen, url: str, timeout: float, name: str, log: Path) -> None:
+    """Poll `url` until the server started as `proc` answers 200; fail with its log otherwise."""
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited with {proc.returncode}: {log.read_text(errors='replace')[-2000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"{name} did not answer {url} within {timeout:g} s: "
+                               f"{log.read_text(errors='replace')[-2000:]}")
+        time.sleep(0.3)
+
+
 def cited(answer: Any) -> set[str]:
     return {c.doc_id for c in answer.citations}

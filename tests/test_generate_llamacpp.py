@@ -12,8 +12,6 @@ import json
 import os
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,7 @@ from typing import Any
 import pytest
 
 from assistant.verify import split_claims
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_until_answers
 
 # `make test-fast` sets DISPATCH_QA_SKIP_LLM_SERVER=1 (no llama.cpp build); `make test` and CI never do.
 SKIP = os.environ.get("DISPATCH_QA_SKIP_LLM_SERVER", "") not in ("", "0")
@@ -55,21 +53,11 @@ def llama_server(gemma_gguf: Path, tmp_path_factory: pytest.TempPathFactory) -> 
                              "127.0.0.1", "--port", str(port), "--n_ctx", "2048"], stdout=log,
                             stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + START_TIMEOUT
-    while True:
-        if proc.poll() is not None:
-            log.close()
-            pytest.fail(f"llama_cpp.server exited with {proc.returncode}; see {log.name}")
-        try:
-            with urllib.request.urlopen(f"{url}/models", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"llama_cpp.server did not answer /v1/models within {START_TIMEOUT} s")
-        time.sleep(0.5)
+    try:
+        wait_until_answers(proc, f"{url}/models", START_TIMEOUT, "llama_cpp.server", Path(log.name))
+    except RuntimeError as exc:
+        log.close()
+        pytest.fail(str(exc))
     yield url
     proc.terminate()
     try:

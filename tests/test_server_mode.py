@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -19,6 +17,7 @@ from conftest import (
     free_port,
     make_settings,
     subprocess_env,
+    wait_until_answers,
 )
 
 pytestmark = pytest.mark.slow  # the real model and Chroma
@@ -37,19 +36,8 @@ def chroma_server(tmp_path_factory):
     proc = subprocess.Popen([binary, "run", "--host", "127.0.0.1", "--port", str(port), "--path", str(folder / "db")],
                             stdout=log, stderr=subprocess.STDOUT, env=subprocess_env({"ANONYMIZED_TELEMETRY": "False"}))
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"chroma run exited with {proc.returncode}: {(folder / 'server.log').read_text()}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"no heartbeat from chroma on port {port}: {(folder / 'server.log').read_text()}")
-            time.sleep(0.3)
+        wait_until_answers(proc, f"http://127.0.0.1:{port}/api/v2/heartbeat", 180, "chroma run",
+                           folder / "server.log")
         yield port
     finally:
         proc.terminate()
