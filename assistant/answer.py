@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from assistant.retrieval import Passage
-from index.chunking import split_sentences
+from index.chunking import Span, split_sentences
 from index.french import analyze, fold_accents, tokenize
 from index.records import DocumentRecord
 
@@ -125,10 +125,13 @@ def compose(question: str, passages: list[Passage], docs: dict[str, DocumentReco
     """Pick the sentences that answer; abstain when the best evidence is too thin."""
     language = "en" if _looks_english(question) else "fr"
     q_terms = list(dict.fromkeys(analyze(question)))
-    candidates = _candidates(question, q_terms, passages[:params.passages_considered], docs, term_weights)
+    passage_terms: dict[int, set[str]] = {}
+    candidates = _candidates(question, q_terms, passages[:params.passages_considered], docs, term_weights,
+                             passage_terms=passage_terms)
     retrieved = list(dict.fromkeys(p.doc_id for p in passages))
     best_coverage = max((c.coverage for c in candidates), default=0.0)
-    passage_coverage = _best_passage_coverage(q_terms, passages[:params.passages_considered], docs, term_weights)
+    passage_coverage = _best_passage_coverage(q_terms, passages[:params.passages_considered], docs, term_weights,
+                                              passage_terms)
     evidence = 0.5 * best_coverage + 0.5 * passage_coverage
     if not candidates or evidence < params.abstain_threshold:
         related = _related(candidates, passages, docs)
@@ -185,25 +188,39 @@ def sentence_score(features: dict[str, float]) -> float:
 
 
 def _candidates(question: str, q_terms: list[str], passages: list[Passage], docs: dict[str, DocumentRecord],
-                weights: dict[str, float], with_features: bool = False) -> list[Candidate]:
+                weights: dict[str, float], with_features: bool = False,
+                passage_terms: dict[int, set[str]] | None = None) -> list[Candidate]:
+    """Sentence candidates; `passage_terms` receives, by rank, the terms of title + passage when the
+    passage is exactly whole sentences (the usual case), so coverage need not analyse it again."""
     kind = question_type(question)
     total = sum(weights.get(t, 0.0) for t in q_terms) or 1.0
     q_bigrams = set(zip(q_terms, q_terms[1:]))
     top_score = max((p.score for p in passages), default=1.0) or 1.0
     seen: set[tuple[str, int]] = set()
+    analysed: dict[tuple[str, int, int], list[str]] = {}
     out: list[Candidate] = []
     for rank, passage in enumerate(passages):
         doc = docs.get(passage.doc_id)
         if doc is None:
             continue
         title_terms = set(analyze(doc.title or ""))
-        lo, hi = _region(doc.text, passage.start, passage.end, doc.body_start)
-        spans = [s for s in split_sentences(doc.text[:hi], lo) if s.kind == "sentence"]
+        region_lo, region_hi = _region(doc.text, passage.start, passage.end, doc.body_start)
+        all_spans = split_sentences(doc.text[:region_hi], region_lo)
+        spans = [s for s in all_spans if s.kind == "sentence"]
         inside = [i for i, s in enumerate(spans) if s.end > passage.start and s.start < passage.end]
         if not inside:
             continue
         lo, hi = max(inside[0] - 1, 0), min(inside[-1] + 1, len(spans) - 1)
-        terms_of = {i: analyze(doc.text[spans[i].start:spans[i].end]) for i in range(lo, hi + 1)}
+        terms_of = {}
+        for i in range(lo, hi + 1):
+            key = (doc.doc_id, spans[i].start, spans[i].end)
+            if key not in analysed:  # adjacent passages of one article share their edge sentences
+                analysed[key] = analyze(doc.text[spans[i].start:spans[i].end])
+            terms_of[i] = analysed[key]
+        if passage_terms is not None and _whole_sentences(passage, all_spans, region_lo, region_hi):
+            # Tokens never cross whitespace and only whitespace lies between spans, so these are
+            # exactly the terms of analyze(title + "\n" + passage text).
+            passage_terms[rank] = title_terms.union(*(terms_of[i] for i in inside))
         cues = {i: cue_score(kind, doc.text[spans[i].start:spans[i].end], question) for i in terms_of}
         share = passage.score / top_score
         for i in inside:
@@ -254,15 +271,26 @@ def _region(text: str, start: int, end: int, body_start: int) -> tuple[int, int]
     return max(lo, body_start), hi
 
 
+def _whole_sentences(passage: Passage, spans: list[Span], region_lo: int, region_hi: int) -> bool:
+    """Whether the passage lies in the split region and every span it touches is a sentence inside it."""
+    if passage.start < region_lo or passage.end > region_hi:
+        return False
+    return all(s.kind == "sentence" and passage.start <= s.start and s.end <= passage.end
+               for s in spans if s.end > passage.start and s.start < passage.end)
+
+
 def _best_passage_coverage(q_terms: list[str], passages: list[Passage], docs: dict[str, DocumentRecord],
-                           weights: dict[str, float]) -> float:
+                           weights: dict[str, float], known: dict[int, set[str]] | None = None) -> float:
+    """`known`: terms of title + passage by rank, where `_candidates` already had them."""
     total = sum(weights.get(t, 0.0) for t in q_terms) or 1.0
     best = 0.0
-    for p in passages:
+    for rank, p in enumerate(passages):
         doc = docs.get(p.doc_id)
         if doc is None:
             continue
-        terms = set(analyze((doc.title or "") + "\n" + doc.text[p.start:p.end]))
+        terms = known.get(rank) if known else None
+        if terms is None:
+            terms = set(analyze((doc.title or "") + "\n" + doc.text[p.start:p.end]))
         best = max(best, sum(weights.get(t, 0.0) for t in q_terms if t in terms) / total)
     return best
 

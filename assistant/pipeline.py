@@ -101,7 +101,8 @@ class Pipeline:
         if self._indexer is not None:
             self._indexer._vectors = vectors
         return Retriever(self.records, vectors, keyword, self.embedder,
-                         FusionParams(dense_weight=s.dense_weight, candidate_k=s.candidate_k))
+                         FusionParams(dense_weight=s.dense_weight, candidate_k=s.candidate_k,
+                                      dense_weight_statements=s.dense_weight_statements))
 
     # -- operations -----------------------------------------------------------------------------
     def index(self, paths: Iterable[Path] | None = None, rebuild: bool = False, reset: bool = False,

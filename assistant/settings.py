@@ -75,11 +75,14 @@ class Settings:
     # Retrieval
     top_k: int = field(default=5, metadata=_doc("Passages retrieved per question."))
     dense_weight: float = field(default=0.3, metadata=_doc(
-        "Weight of the dense (embedding) ranking in the fusion; keyword gets 1 - dense_weight."))
+        "Weight of the dense (embedding) ranking in the fusion for questions; keyword gets 1 - dense_weight."))
+    dense_weight_statements: float = field(default=0.1, metadata=_doc(
+        "Dense weight for queries that are not questions (a headline, a few keywords), where the "
+        "wording is the dispatch's own and keywords carry it."))
     candidate_k: int = field(default=50, metadata=_doc(
         "Candidates each retriever contributes before fusion."))
     bm25_k1: float = field(default=1.2, metadata=_doc("BM25 term-frequency saturation."))
-    bm25_doc_weight: float = field(default=0.5, metadata=_doc(
+    bm25_doc_weight: float = field(default=0.7, metadata=_doc(
         "Share of a passage's keyword score taken from its whole document's BM25 (0 = passage only)."))
     bm25_b: float = field(default=0.75, metadata=_doc("BM25 length normalisation."))
 
@@ -121,6 +124,9 @@ class Settings:
             raise SettingsError(f"bm25_doc_weight must be between 0 and 1, got {self.bm25_doc_weight}")
         if not 0.0 <= self.dense_weight <= 1.0:
             raise SettingsError(f"dense_weight must be between 0 and 1, got {self.dense_weight}")
+        if not 0.0 <= self.dense_weight_statements <= 1.0:
+            raise SettingsError("dense_weight_statements must be between 0 and 1, "
+                                f"got {self.dense_weight_statements}")
         if self.llm_timeout <= 0:
             raise SettingsError(f"llm_timeout must be a positive number of seconds, got {self.llm_timeout}")
         if self.llm_max_tokens < 16:

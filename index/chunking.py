@@ -167,20 +167,24 @@ def _starts_sentence(line: str, pos: int) -> bool:
 
 def _is_abbreviation(line: str, dot: int) -> bool:
     """Whether the period at ``dot`` closes an abbreviation or an initial."""
-    word_match = re.search(r"\S+$", line[:dot])
-    if word_match is None:
+    # The whitespace-free run just before the dot. Taken with rsplit: re.search(r"\S+$") tried
+    # every start position of the line, for every period, and was half the sentence splitting.
+    before = line[:dot]
+    if not before or before[-1].isspace():
         return False
-    word = word_match.group().lstrip(_LEADING_PUNCT)
+    word = before.rsplit(None, 1)[-1]
+    word_start = dot - len(word)
+    word = word.lstrip(_LEADING_PUNCT)
     if not word:
         return False
     if word in _TITLE_ABBREVIATIONS or word.lower() in _ABBREVIATIONS:
         return True
     if word.lower() == "sept":
         # "12 sept. 2024" is a date, "Ils étaient sept. Puis..." is a sentence end.
-        return _previous_word(line, word_match.start()).isdigit()
+        return _previous_word(line, word_start).isdigit()
     if (
         word == "J.-C"
-        and _previous_word(line, word_match.start()).lower() in _ERA_WORDS
+        and _previous_word(line, word_start).lower() in _ERA_WORDS
     ):
         return False  # "52 av. J.-C. Les Gaulois..." ends a sentence
     # Initials: "J. K. Rowling", "F. Hollande", "J.-C. Juncker"; lowercase

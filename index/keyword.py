@@ -37,7 +37,7 @@ class KeywordIndex:
     def __init__(self, chunk_ids: list[str], chunk_doc: np.ndarray, doc_ids: list[str],
                  doc_date_min: np.ndarray, doc_date_max: np.ndarray, doc_source: list[str],
                  vocab: dict[str, int], idf: np.ndarray, weights, generation: int,
-                 k1: float, b: float, doc_weights=None, doc_weight: float = 0.5) -> None:
+                 k1: float, b: float, doc_weights=None, doc_weight: float = 0.7) -> None:
         self.chunk_ids = chunk_ids
         self.chunk_doc = chunk_doc
         self.doc_ids = doc_ids
@@ -181,15 +181,28 @@ class KeywordIndex:
             ok &= np.asarray([s.casefold() in wanted for s in self.doc_source], dtype=bool)
         return ok[self.chunk_doc]
 
-    def score_chunks(self, terms: list[str], chunk_ids: list[str]) -> dict[str, float]:
-        """BM25 scores of given chunks (for fusing candidates the keyword side did not return)."""
+    def scores(self, terms: list[str]) -> np.ndarray | None:
+        """Every chunk's score (what `search` ranks), or None when no term is indexed.
+
+        Computed once per question and handed to `search` and `score_chunks`: each would otherwise
+        sum the same matrix rows over the whole index again.
+        """
+        ids = [self.vocab[t] for t in dict.fromkeys(terms) if t in self.vocab]
+        if not ids or not len(self.chunk_ids):
+            return None
+        return self._scores(ids)
+
+    def score_chunks(self, terms: list[str], chunk_ids: list[str],
+                     scores: np.ndarray | None = None) -> dict[str, float]:
+        """BM25 scores of given chunks (for fusing candidates the keyword side did not return);
+        `scores` is `self.scores(terms)` when the caller already has it."""
         if self._column is None:
             self._column = {c: i for i, c in enumerate(self.chunk_ids)}
         ids = [self.vocab[t] for t in dict.fromkeys(terms) if t in self.vocab]
         cols = [self._column[c] for c in chunk_ids if c in self._column]
         if not ids or not cols:
             return {c: 0.0 for c in chunk_ids}
-        sub = self._scores(ids)[cols]
+        sub = (self._scores(ids) if scores is None else scores)[cols]
         found = dict(zip((self.chunk_ids[c] for c in cols), sub.tolist()))
         return {c: found.get(c, 0.0) for c in chunk_ids}
 
@@ -205,12 +218,15 @@ class KeywordIndex:
         # chunk_doc of -1 (a chunk whose document row vanished) reads the appended 0.
         return (1 - self.doc_weight) * chunk + self.doc_weight * doc[self.chunk_doc] * (top_chunk / top_doc)
 
-    def search(self, terms: list[str], k: int, filters: Filters | None = None) -> list[tuple[str, float]]:
-        """Top-k (chunk_id, bm25 score), best first; chunks with no query term are left out."""
+    def search(self, terms: list[str], k: int, filters: Filters | None = None,
+               scores: np.ndarray | None = None) -> list[tuple[str, float]]:
+        """Top-k (chunk_id, bm25 score), best first; chunks with no query term are left out.
+        `scores` is `self.scores(terms)` when the caller already has it."""
         ids = [self.vocab[t] for t in dict.fromkeys(terms) if t in self.vocab]
         if not ids or not len(self.chunk_ids):
             return []
-        scores = self._scores(ids)
+        if scores is None:
+            scores = self._scores(ids)
         mask = self.allowed_chunks(filters) if filters else None
         if mask is not None:
             scores = np.where(mask, scores, 0.0)

@@ -228,9 +228,15 @@ class Records:
             return dict(self._db.execute("SELECT doc_id, content_hash FROM excluded").fetchall())
 
     # -- vectors ----------------------------------------------------------------------------
-    def vectors(self, embed_hashes: Iterable[str]) -> dict[str, np.ndarray]:
-        hashes = list(dict.fromkeys(embed_hashes))
+    def vectors(self, embed_hashes: Iterable[str] | None = None) -> dict[str, np.ndarray]:
+        """Stored vectors by embed hash; all of them when no hashes are given."""
         out: dict[str, np.ndarray] = {}
+        if embed_hashes is None:
+            with self._lock:
+                for h, blob in self._db.execute("SELECT embed_hash, vector FROM vectors"):
+                    out[h] = np.frombuffer(blob, dtype=np.float32)
+            return out
+        hashes = list(dict.fromkeys(embed_hashes))
         with self._lock:
             for i in range(0, len(hashes), 500):
                 part = hashes[i:i + 500]
