@@ -67,7 +67,6 @@ class SyncReport:
 class PreparedChunk:
     record: ChunkRecord
     embed_text: str
-    text: str
 
 
 def embed_hash(identity: str, text: str) -> str:
@@ -279,7 +278,7 @@ class Indexer:
             record = ChunkRecord(chunk_id=chunk_id(dispatch.doc_id, chunk, ehash), doc_id=dispatch.doc_id,
                                  ordinal=chunk.ordinal, start=chunk.start, end=chunk.end, embed_hash=ehash,
                                  terms=terms)
-            prepared.append(PreparedChunk(record=record, embed_text=etext, text=chunk.text))
+            prepared.append(PreparedChunk(record=record, embed_text=etext))
         return prepared
 
     def _commit(self, root_key: str, batch: list[tuple[Dispatch, bool, list[PreparedChunk]]],
@@ -311,15 +310,14 @@ class Indexer:
         stale = [i for i in old_ids if i not in new_ids]
         if stale:
             store.delete(stale)
-        ids, vecs, metas, texts = [], [], [], []
+        ids, vecs, metas = [], [], []
         for dispatch, _, prepared in batch:
             meta = chunk_metadata(dispatch.doc_id, dispatch.date, dispatch.source)
             for p in prepared:
                 ids.append(p.record.chunk_id)
                 vecs.append(all_vectors[p.record.embed_hash])
                 metas.append({**meta, "start": p.record.start, "end": p.record.end})
-                texts.append(p.text)
-        store.upsert(ids, np.asarray(vecs, dtype=np.float32), metas, texts)
+        store.upsert(ids, np.asarray(vecs, dtype=np.float32), metas)
         for dispatch, is_update, prepared in batch:
             (report.updated if is_update else report.added).append(dispatch.doc_id)
             report.chunks_written += len(prepared)
@@ -386,7 +384,7 @@ def push_chunks(records: Records, store: VectorStore, chunk_ids: Iterable[str]) 
         need = {c.doc_id for c in chunks} - docs.keys()
         docs.update({d.doc_id: d for d in records.documents(need)})
         vectors = records.vectors(c.embed_hash for c in chunks)
-        ids, vecs, metas, texts = [], [], [], []
+        ids, vecs, metas = [], [], []
         for c in chunks:
             doc = docs.get(c.doc_id)
             if doc is None or c.embed_hash not in vectors:
@@ -394,9 +392,8 @@ def push_chunks(records: Records, store: VectorStore, chunk_ids: Iterable[str]) 
             ids.append(c.chunk_id)
             vecs.append(vectors[c.embed_hash])
             metas.append({**chunk_metadata(doc.doc_id, doc.date, doc.source), "start": c.start, "end": c.end})
-            texts.append(doc.text[c.start:c.end])
         if ids:
-            store.upsert(ids, np.asarray(vecs, dtype=np.float32), metas, texts)
+            store.upsert(ids, np.asarray(vecs, dtype=np.float32), metas)
 
 
 def reconcile_store(records: Records, store: VectorStore) -> tuple[int, int]:

@@ -113,21 +113,25 @@ class VectorStore:
                 return ids
             offset += page
 
-    def upsert(self, ids: Sequence[str], vectors: np.ndarray, metadatas: Sequence[dict[str, Any]],
-               texts: Sequence[str]) -> None:
-        """Replace-or-add by deterministic id (delete first: Chroma's add ignores existing ids)."""
+    def upsert(self, ids: Sequence[str], vectors: np.ndarray, metadatas: Sequence[dict[str, Any]]) -> None:
+        """Replace-or-add by deterministic id: vectors and the filter metadata only.
+
+        No chunk text and no llama-index node JSON: the records hold the text, and writing it
+        here too was two thirds of the time of a write (indexing 1,000 articles: ~4 s of ~80).
+        llama-index still reads this collection (filtered queries) through its legacy metadata path.
+        """
         if not ids:
             return
-        from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+        step = self._max_batch()
+        for i in range(0, len(ids), step):
+            self._collection.upsert(ids=list(ids[i:i + step]), embeddings=np.asarray(vectors[i:i + step]),
+                                    metadatas=list(metadatas[i:i + step]))
 
-        self.delete(ids)
-        # The source relationship is what llama-index writes as the "doc_id" metadata; without it
-        # that key (ours) is overwritten with the string "None".
-        nodes = [TextNode(id_=cid, text=text, embedding=vec.tolist(), metadata=meta,
-                          relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id=str(meta["doc_id"]))},
-                          excluded_embed_metadata_keys=list(meta), excluded_llm_metadata_keys=list(meta))
-                 for cid, vec, meta, text in zip(ids, vectors, metadatas, texts)]
-        self.llama_store.add(nodes)
+    def _max_batch(self) -> int:
+        try:
+            return max(1, int(self._client.get_max_batch_size()))
+        except Exception:
+            return 5000
 
     def delete(self, ids: Sequence[str]) -> None:
         ids = list(ids)

@@ -73,7 +73,7 @@ def test_chunk_offsets_round_trip(seeds_pipeline, seeds_settings):
             piece = doc.text[chunk.start:chunk.end]
             assert piece.strip(), "empty chunk"
             text, meta = chroma[chunk.chunk_id]
-            assert text == piece
+            assert text is None, "Chroma holds vectors and filter metadata; the records hold the text"
             assert (meta["doc_id"], meta["start"], meta["end"]) == (doc.doc_id, chunk.start, chunk.end)
             if before is not None:
                 assert before.start < chunk.start, "chunks go forward"
