@@ -145,12 +145,12 @@ class Embedder:
         return self.model.tokenizer
 
     def count_tokens(self, text: str) -> int:
-        return len(self._tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"])
+        return len(self._tokenizer(text, add_special_tokens=False, truncation=False, verbose=False)["input_ids"])
 
     def count_tokens_many(self, texts: Sequence[str]) -> list[int]:
         if not texts:
             return []
-        ids = self._tokenizer(list(texts), add_special_tokens=False, truncation=False)["input_ids"]
+        ids = self._tokenizer(list(texts), add_special_tokens=False, truncation=False, verbose=False)["input_ids"]
         return [len(x) for x in ids]
 
     def embed(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:

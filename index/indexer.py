@@ -26,7 +26,7 @@ from index.records import ChunkRecord, DocumentRecord, Records
 from index.stores import ChromaConfig, StoreError, VectorStore, check_collection_name, wipe_embedded_store
 
 Progress = Callable[[int, int, str], None]
-BATCH_CHUNKS = 256
+BATCH_CHUNKS = 1024
 
 
 class IndexMismatchError(RuntimeError):

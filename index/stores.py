@@ -87,9 +87,17 @@ class VectorStore:
         except Exception as exc:
             raise StoreError(f"cannot open Chroma collection '{config.collection}' at "
                              f"{config.location}: {exc}") from exc
-        from llama_index.vector_stores.chroma import ChromaVectorStore
+        self._llama_store: Any = None
 
-        self.llama_store = ChromaVectorStore(chroma_collection=self._collection)
+    @property
+    def llama_store(self) -> Any:
+        """llama-index's view of the collection, for filtered queries; imported on first use
+        (~1 s of imports that indexing and unfiltered questions never need)."""
+        if self._llama_store is None:
+            from llama_index.vector_stores.chroma import ChromaVectorStore
+
+            self._llama_store = ChromaVectorStore(chroma_collection=self._collection)
+        return self._llama_store
 
     @classmethod
     def open_checked(cls, config: ChromaConfig) -> VectorStore:
@@ -140,8 +148,6 @@ class VectorStore:
 
     def query(self, vector: np.ndarray, k: int, filters: Filters | None = None) -> list[tuple[str, float]]:
         """Top-k (chunk_id, cosine similarity), best first."""
-        from llama_index.core.vector_stores.types import VectorStoreQuery
-
         if filters is None or not filters.active:
             # Ids and distances straight from Chroma: building llama-index nodes (text, metadata)
             # for every candidate, plus a count() per question, cost ~5x the search itself.
@@ -155,6 +161,8 @@ class VectorStore:
             return [(cid, 1.0 - float(d)) for cid, d in zip(got["ids"][0], got["distances"][0])]
         if self.count() == 0:
             return []
+        from llama_index.core.vector_stores.types import VectorStoreQuery
+
         query = VectorStoreQuery(query_embedding=vector.tolist(), similarity_top_k=k,
                                  filters=_llama_filters(filters))
         result = self.llama_store.query(query)
@@ -170,9 +178,7 @@ class VectorStore:
             pass
         self._collection = self._client.get_or_create_collection(
             self.config.collection, embedding_function=None, configuration={"hnsw": {"space": "cosine"}})
-        from llama_index.vector_stores.chroma import ChromaVectorStore
-
-        self.llama_store = ChromaVectorStore(chroma_collection=self._collection)
+        self._llama_store = None
 
 
 def wipe_embedded_store(config: ChromaConfig) -> None:
