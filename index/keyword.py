@@ -187,7 +187,7 @@ class KeywordIndex:
         Computed once per question and handed to `search` and `score_chunks`: each would otherwise
         sum the same matrix rows over the whole index again.
         """
-        ids = [self.vocab[t] for t in dict.fromkeys(terms) if t in self.vocab]
+        ids = self._term_ids(terms)
         if not ids or not len(self.chunk_ids):
             return None
         return self._scores(ids)
@@ -198,13 +198,16 @@ class KeywordIndex:
         `scores` is `self.scores(terms)` when the caller already has it."""
         if self._column is None:
             self._column = {c: i for i, c in enumerate(self.chunk_ids)}
-        ids = [self.vocab[t] for t in dict.fromkeys(terms) if t in self.vocab]
+        ids = self._term_ids(terms)
         cols = [self._column[c] for c in chunk_ids if c in self._column]
         if not ids or not cols:
             return {c: 0.0 for c in chunk_ids}
         sub = (self._scores(ids) if scores is None else scores)[cols]
         found = dict(zip((self.chunk_ids[c] for c in cols), sub.tolist()))
         return {c: found.get(c, 0.0) for c in chunk_ids}
+
+    def _term_ids(self, terms: list[str]) -> list[int]:
+        return [self.vocab[t] for t in dict.fromkeys(terms) if t in self.vocab]
 
     def _scores(self, term_ids: list[int]) -> np.ndarray:
         """Per chunk: its own BM25 mixed with its document's, both scaled to the chunk scale."""
@@ -222,7 +225,7 @@ class KeywordIndex:
                scores: np.ndarray | None = None) -> list[tuple[str, float]]:
         """Top-k (chunk_id, bm25 score), best first; chunks with no query term are left out.
         `scores` is `self.scores(terms)` when the caller already has it."""
-        ids = [self.vocab[t] for t in dict.fromkeys(terms) if t in self.vocab]
+        ids = self._term_ids(terms)
         if not ids or not len(self.chunk_ids):
             return []
         if scores is None:

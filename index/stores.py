@@ -11,6 +11,7 @@ import re
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -130,12 +131,14 @@ class VectorStore:
         """
         if not ids:
             return
-        step = self._max_batch()
+        step = self._max_batch
         for i in range(0, len(ids), step):
             self._collection.upsert(ids=list(ids[i:i + step]), embeddings=np.asarray(vectors[i:i + step]),
                                     metadatas=list(metadatas[i:i + step]))
 
+    @cached_property
     def _max_batch(self) -> int:
+        """Chroma's own limit per call (asked of the server once, not per write)."""
         try:
             return max(1, int(self._client.get_max_batch_size()))
         except Exception:
