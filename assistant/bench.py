@@ -40,6 +40,8 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     i.add_argument("--skip-baselines", action="store_true",
                    help="only the project's indexing and re-indexing (for the long full-corpus run)")
     i.add_argument("--skip-llama", action="store_true", help="leave out the plain llama-index baseline")
+    i.add_argument("--models", help="comma-separated embedding models measured one after the other in this run, "
+                                    "each against its own raw encode (default: the embedding_model setting)")
     i.set_defaults(handler=cmd_ingest)
 
     q = bsub.add_parser("query", parents=[common], help="ask latency vs the raw retrieval components")
@@ -140,16 +142,18 @@ def raw_encode(embedder: Any, texts: list[str]) -> tuple[float, float]:
 
     model = embedder.model
     started, cpu = time.perf_counter(), time.process_time()
+    prompt = embedder.passage_prompt
     if embedder._onnx is not None:
-        embedder._onnx.encode(texts, embedder.batch_size)
+        embedder._onnx.encode([prompt + t for t in texts], embedder.batch_size)
     else:
         with torch.inference_mode():
-            model.encode(texts, batch_size=embedder.batch_size, normalize_embeddings=True, convert_to_numpy=True)
+            model.encode(texts, prompt=prompt or None, batch_size=embedder.batch_size, normalize_embeddings=True,
+                         convert_to_numpy=True)
     return time.perf_counter() - started, time.process_time() - cpu
 
 
 def llama_index_baseline(model_path: str, articles: list[dict[str, Any]], max_tokens: int,
-                         batch_size: int) -> dict[str, Any]:
+                         batch_size: int, passage_prompt: str = "") -> dict[str, Any]:
     """What a user would write: VectorStoreIndex.from_documents with the same model, fp32.
 
     Its splitter gets chunks that fit the model window (counted with the model's tokenizer):
@@ -160,8 +164,8 @@ def llama_index_baseline(model_path: str, articles: list[dict[str, Any]], max_to
     from llama_index.core.node_parser import SentenceSplitter
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding
 
-    embed = HuggingFaceEmbedding(model_name=model_path, max_length=max_tokens + 2, embed_batch_size=batch_size,
-                                 device="cpu")
+    embed = HuggingFaceEmbedding(model_name=model_path, max_length=max_tokens + 8, embed_batch_size=batch_size,
+                                 device="cpu", text_instruction=passage_prompt or None)
     embed.get_text_embedding("échauffement")
     tokenizer = embed._model.tokenizer
     splitter = SentenceSplitter(chunk_size=max_tokens, chunk_overlap=20,
@@ -195,11 +199,13 @@ def run_ingest(settings: Settings, corpus: Path, limit: int, work: Path, skip_ba
                                   "embedding_model", "embedding_backend", "embedding_batch_size",
                                   "embedding_threads", "chunk_max_tokens", "chunk_overlap_sentences",
                                   "embed_titles")}}
+    report["settings"]["embedding_model"] = pipeline.embedder.model_name
+    report["settings"]["embedding_backend"] = backend = pipeline.embedder.backend  # `auto` resolved
     started = time.perf_counter()
     pipeline.embedder.embed(["échauffement"])  # model load is a one-off, reported apart
     report["model_load_s"] = round(time.perf_counter() - started, 2)
 
-    _log(f"project indexing of {len(base)} articles ({settings.embedding_backend})...")
+    _log(f"project indexing of {len(base)} articles ({pipeline.embedder.model_name}, {backend})...")
     cpu = time.process_time()
     full = pipeline.index([subset])
     project_cpu = time.process_time() - cpu
@@ -231,13 +237,13 @@ def run_ingest(settings: Settings, corpus: Path, limit: int, work: Path, skip_ba
     if skip_baselines:
         return report
     texts = chunk_texts(pipeline)
-    _log(f"raw encode of the same {len(texts)} chunk texts ({settings.embedding_backend})...")
+    _log(f"raw encode of the same {len(texts)} chunk texts ({backend})...")
     seconds, cpu_s = raw_encode(pipeline.embedder, texts)
-    report["raw_encode"] = {"backend": settings.embedding_backend, "seconds": round(seconds, 2),
+    report["raw_encode"] = {"backend": backend, "seconds": round(seconds, 2),
                             "cpu_seconds": round(cpu_s, 2), "chunks": len(texts),
                             "chunks_per_s": round(len(texts) / seconds, 2)}
-    if settings.embedding_backend != "torch":
-        fp32 = Embedder(settings.embedding_model, "torch", settings.embedding_batch_size,
+    if backend != "torch":
+        fp32 = Embedder(pipeline.embedder.model_name, "torch", settings.embedding_batch_size,
                         settings.embedding_threads)
         fp32.embed(["échauffement"])
         seconds, cpu_s = raw_encode(fp32, texts)
@@ -250,9 +256,9 @@ def run_ingest(settings: Settings, corpus: Path, limit: int, work: Path, skip_ba
     if not skip_llama:
         _log("plain llama-index VectorStoreIndex.from_documents (same model, fp32)...")
         articles = [json.loads(x) for x in base]
-        report["llama_index"] = llama_index_baseline(resolve_model_path(settings.embedding_model), articles,
+        report["llama_index"] = llama_index_baseline(resolve_model_path(pipeline.embedder.model_name), articles,
                                                      pipeline.embedder.max_tokens - 4,
-                                                     settings.embedding_batch_size)
+                                                     settings.embedding_batch_size, pipeline.embedder.passage_prompt)
         _log(f"  {report['llama_index']}")
     report["ratios"] = ratios(report)
     report["peak_rss_mb_whole_run"] = peak_rss_mb()
@@ -290,26 +296,33 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.limit < 1:
         raise CommandError("--limit must be at least 1")
+    models = [m.strip() for m in (args.models or settings.embedding_model).split(",") if m.strip()]
     temp = args.work_dir is None
     work = Path(tempfile.mkdtemp(prefix="dispatch-qa-bench-")) if temp else args.work_dir
+    reports = []
     try:
-        report = run_ingest(settings, args.corpus, args.limit, work, args.skip_baselines, args.skip_llama)
+        for n, model in enumerate(models):
+            where = work / f"model-{n}" if len(models) > 1 else work
+            reports.append(run_ingest(settings.replace(embedding_model=model), args.corpus, args.limit, where,
+                                      args.skip_baselines, args.skip_llama))
     except BenchError as exc:
         raise CommandError(str(exc)) from None
     finally:
         if temp:
             shutil.rmtree(work, ignore_errors=True)
+    report = reports[0] if len(reports) == 1 else {"models": reports}
     _save(report, args.out)
     if args.json:
         sys.stdout.write(json.dumps(report, ensure_ascii=False, indent=2) + "\n")
     else:
-        print(format_ingest(report))
+        print("\n\n".join(format_ingest(r) for r in reports))
     return 0
 
 
 def format_ingest(r: dict[str, Any]) -> str:
     p = r["project"]
-    lines = [f"{r['limit']} articles, {p['chunks']} chunks ({r['settings']['embedding_backend']}); "
+    lines = [f"{r['settings']['embedding_model']}: {r['limit']} articles, {p['chunks']} chunks "
+             f"({r['settings']['embedding_backend']}); "
              f"machine: {r['machine']['cpu']}, {r['machine']['cores']} cores",
              f"project indexing     {p['documents_per_s']:>8.2f} docs/s {p['chunks_per_s']:>8.2f} chunks/s "
              f"({p['seconds']:.1f} s, peak RSS {p['peak_rss_mb']:.0f} MB)"]

@@ -228,6 +228,23 @@ class EvalRun:
     seed: int | None = None
     modes: tuple[str, ...] = ("hybrid",)
     progress: bool = True
+    corpus_limit: int | None = None
+
+
+def limited_corpus(corpus: Path, limit: int | None, data_dir: Path) -> Path:
+    """The first `limit` articles of a JSONL corpus, written beside the index (ids unchanged)."""
+    if not limit:
+        return corpus
+    if not corpus.is_file() or corpus.suffix != ".jsonl":
+        raise EvalError(f"{corpus}: --corpus-limit needs a .jsonl corpus file")
+    target = data_dir / "eval-corpus" / f"{corpus.stem}-first{limit}.jsonl"
+    with corpus.open(encoding="utf-8") as fh:
+        head = [line for _, line in zip(range(limit), fh)]
+    text = "".join(head)
+    if not target.is_file() or target.read_text(encoding="utf-8") != text:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    return target
 
 
 def run_eval(run: EvalRun, settings: Settings, log: Any = None, pipeline: Any = None) -> dict[str, Any]:
@@ -239,12 +256,12 @@ def run_eval(run: EvalRun, settings: Settings, log: Any = None, pipeline: Any = 
         raise EvalError(f"{run.corpus}: no such corpus file or folder")
     questions = sample(qset.questions, run.limit, run.seed)
     pipeline = pipeline or open_pipeline(settings)
-    corpus = run.corpus.resolve()
+    corpus = limited_corpus(run.corpus, run.corpus_limit, settings.data_dir).resolve()
     others = [r for r in pipeline.records.roots() if Path(r) != corpus]
     if others:
         raise EvalError(f"{settings.data_dir}: this data dir also indexes {', '.join(others)}; "
                         "give eval a data dir of its own (--data-dir) so other documents do not skew the figures")
-    log(f"indexing {run.corpus} into {settings.data_dir} ({qset.format} questions"
+    log(f"indexing {corpus} into {settings.data_dir} ({qset.format} questions"
         f"{', titles left out' if qset.drop_titles else ''})")
     bar = ProgressBar("indexing", "doc", run.progress)
     report = pipeline.index([corpus], transform=drop_title if qset.drop_titles else None, progress=bar.update)
@@ -277,7 +294,7 @@ def run_eval(run: EvalRun, settings: Settings, log: Any = None, pipeline: Any = 
         results["generative"] = _generative_run(pipeline, questions, by_id, indexed, main_mode, run.progress)
     out = dict(results[main_mode])
     out.update({"format": qset.format, "questions_file": str(run.questions_path), "corpus": str(run.corpus),
-                "questions_limit": run.limit, "seed": run.seed, "titles_indexed": not qset.drop_titles,
+                "questions_limit": run.limit, "corpus_limit": run.corpus_limit, "seed": run.seed, "titles_indexed": not qset.drop_titles,
                 "documents": report.documents_total, "chunks": report.chunks_total, "indexing": index_stats,
                 "settings": _settings_snapshot(settings)})
     if len(results) > 1:
@@ -355,6 +372,7 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--corpus", type=Path, required=True, help="corpus file or folder to index and ask")
     p.add_argument("--out", type=Path, help="write the JSON report (with per-question rows) here")
     p.add_argument("--questions-limit", type=int, help="ask only N questions")
+    p.add_argument("--corpus-limit", type=int, help="index only the first N articles of a .jsonl corpus")
     p.add_argument("--seed", type=int, help="shuffle the questions with this seed before --questions-limit")
     p.add_argument("--compare", action="store_true",
                    help="also run dense-only and keyword-only on the same index, side by side")
@@ -369,10 +387,12 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from assistant.cli import CommandError
 
-    if args.questions_limit is not None and args.questions_limit < 1:
-        raise CommandError("--questions-limit must be at least 1")
+    for name in ("questions_limit", "corpus_limit"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            raise CommandError(f"--{name.replace('_', '-')} must be at least 1")
     run = EvalRun(questions_path=args.questions, corpus=args.corpus, limit=args.questions_limit, seed=args.seed,
-                  modes=MODES if args.compare else (args.mode,), progress=not args.json)
+                  modes=MODES if args.compare else (args.mode,), progress=not args.json,
+                  corpus_limit=args.corpus_limit)
     try:
         report = run_eval(run, settings)
     except EvalError as exc:

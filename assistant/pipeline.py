@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from assistant.settings import Settings
 
 RANKING_POOL = 40  # passages ranked per question; the answer reads the top k of them
@@ -52,6 +54,7 @@ class Pipeline:
         self._retriever: Any = None
         self._seen_generation: int | None = None
         self._generator: Any = None
+        self._background: Any = None
 
     # -- building blocks ------------------------------------------------------------------------
     @property
@@ -107,6 +110,10 @@ class Pipeline:
     # -- operations -----------------------------------------------------------------------------
     def index(self, paths: Iterable[Path] | None = None, rebuild: bool = False, reset: bool = False,
               progress: Callable[[int, int, str], None] | None = None, transform: Any = None) -> Any:
+        if self.embedder.notice:
+            import sys
+
+            print(f"note: {self.embedder.notice}", file=sys.stderr, flush=True)
         if reset:
             self.indexer.reset()
         report = self.indexer.sync(list(paths) if paths else None, progress=progress, transform=transform,
@@ -159,9 +166,19 @@ class Pipeline:
         retrieved_at = time.perf_counter()
         docs = documents_for(self.records, passages)
         weights = question_weights(retriever.keyword, list(dict.fromkeys(_analyze(query))))
+        similarity, background = None, 1.0
+        if mode != "keyword":
+            query_vector = self.embedder.embed_query(query)  # cached: retrieval embedded it already
+            background = float(np.mean(self.background_vectors() @ query_vector))
+
+            def similarity(texts: Any) -> Any:
+                return self.embedder.embed(list(texts)) @ query_vector
+
         answer = compose(question, passages, docs, weights,
                          AnswerParams(max_sentences=self.settings.answer_max_sentences,
-                                      abstain_threshold=self.settings.abstain_threshold))
+                                      abstain_threshold=self.settings.abstain_threshold,
+                                      abstain_dense_margin=self.settings.abstain_dense_margin),
+                         similarity, background)
         answer.retrieved_doc_ids = list(dict.fromkeys(p.doc_id for p in pool))[:max(k, 10)]
         answer.timings_ms = _timings(started, retrieved_at, time.perf_counter())
         if self.settings.llm == "none" or generative is False or not passages:
@@ -175,6 +192,15 @@ class Pipeline:
             if not isinstance(item, str):
                 item.timings_ms = _timings(started, retrieved_at, time.perf_counter())
             yield item
+
+    def background_vectors(self) -> Any:
+        """The reference sentences' vectors (assistant/background.py), embedded once per pipeline."""
+        with self._lock:
+            if self._background is None:
+                from assistant.background import REFERENCE_SENTENCES
+
+                self._background = self.embedder.embed(list(REFERENCE_SENTENCES))
+            return self._background
 
     @property
     def generator(self) -> Any:

