@@ -754,6 +754,31 @@ def _block_texts(container: Any) -> list[str]:
     return out
 
 
+def _subtree_stats(soup: Any) -> tuple[dict[int, int], set[int]]:
+    """Per element id: the characters of text under it, and whether an <article>/<main> is under it.
+
+    One pass from the last element to the first (children before parents), where asking each tag
+    for its text and its <article> costs a walk of its subtree: quadratic on nested markup.
+    """
+    from bs4 import NavigableString, Tag
+
+    chars: dict[int, int] = {}
+    holds: set[int] = set()
+    for el in reversed(list(soup.descendants)):
+        parent = el.parent
+        if parent is None:
+            continue
+        if isinstance(el, Tag):
+            n = chars.get(id(el), 0)
+            if el.name in ("article", "main") or id(el) in holds:
+                holds.add(id(parent))
+        else:
+            n = len(el) if type(el) is NavigableString else 0
+        if n:
+            chars[id(parent)] = chars.get(id(parent), 0) + n
+    return chars, holds
+
+
 def _nearest_block(start: Any, container: Any, block_of: dict[int, Any]) -> Any:
     """The nearest element from ``start`` up that is a block, stopping at ``container``.
 
@@ -820,11 +845,14 @@ def _load_html(html: str, doc_id: str, source_path: str, shown: str) -> Dispatch
     for tag in soup.find_all(list(_DROP_TAGS)):
         if not _decomposed(tag):
             tag.decompose()
-    page_chars = len(soup.get_text())
+    # Text sizes measured once for every tag: a tag is judged before any of its descendants is
+    # dropped (document order), so its size cannot change before it is judged.
+    chars, holds_article = _subtree_stats(soup)
+    page_chars = chars.get(id(soup), 0)
     for tag in soup.find_all(True):
         if _decomposed(tag) or tag.name in _KEEP_TAGS or not _looks_like_boilerplate(tag):
             continue
-        if tag.find(["article", "main"]) is not None or len(tag.get_text()) > page_chars / 2:
+        if id(tag) in holds_article or chars.get(id(tag), 0) > page_chars / 2:
             continue
         tag.decompose()
 
