@@ -23,9 +23,16 @@ from index.embedding import Embedder
 from index.french import ANALYZER_VERSION, analyze
 from index.keyword import KeywordIndex
 from index.loader import FileLoader
-from index.locking import writer_lock
+from index.locking import IndexLockedError, writer_lock
 from index.records import ChunkRecord, DocumentRecord, Records
-from index.stores import ChromaConfig, StoreError, VectorStore, check_collection_name, wipe_embedded_store
+from index.stores import (
+    ChromaConfig,
+    StoreError,
+    VectorStore,
+    check_collection_name,
+    is_damage,
+    wipe_embedded_store,
+)
 from index.walk import root_problem, scan
 
 Progress = Callable[[int, int, str], None]
@@ -166,6 +173,7 @@ class Indexer:
             doc = self.records.document(doc_id)
             if doc is None:
                 return False
+            self._reconcile_vectors()  # never stamp a store behind the records as in step
             with self.records.transaction() as tx:
                 gone = tx.delete_document(doc_id)
                 tx.exclude(doc_id, doc.content_hash)
@@ -181,6 +189,7 @@ class Indexer:
             key = match_root(path, self.records.roots())
             if key is None:
                 return None
+            self._reconcile_vectors()
             docs = sorted(d for d, (_, r, _) in self.records.document_hashes().items() if r == key)
             report = SyncReport()
             if docs:
@@ -365,24 +374,16 @@ class Indexer:
         # Neither bumps the generation: an unchanged sync must leave the derived stores as they are.
         self.records.drop_unreferenced_vectors()
         self.records.set_meta("last_indexed_at", str(time.time()))
-        generation = self.records.generation
         KeywordIndex.open(self.records, self.keyword_dir, *self.bm25)
-        self.records.set_meta("chroma_generation", str(generation))
+        mark_in_step(self.records, self.vector_store())
 
     # -- repair -------------------------------------------------------------------------------
     def _reconcile_vectors(self) -> str | None:
-        """After an interrupted run, make Chroma hold exactly the recorded chunks."""
-        if self.records.get_meta("chroma_generation") == str(self.records.generation):
-            store = self.vector_store()  # opening is itself a check: a damaged store is repaired there
-            repaired, store.repaired = store.repaired, None
-            return repaired
-        store = self.vector_store()
-        store.repaired = None
-        restored, removed = reconcile_store(self.records, store)
-        self.records.set_meta("chroma_generation", str(self.records.generation))
-        if restored or removed:
-            return f"reconciled the vector store: {restored} chunks restored, {removed} orphans removed"
-        return None
+        """After an interrupted run (or with a store from another generation), make Chroma hold
+        exactly the recorded chunks."""
+        store = self.vector_store()  # opening is itself a check: a damaged store is rebuilt there
+        repaired, store.repaired = store.repaired, None
+        return catch_up(self.records, store) or repaired
 
     def _rebuild_vectors(self) -> str:
         self._vectors = None
@@ -393,7 +394,7 @@ class Indexer:
         store.reset()
         wanted = self.records.chunk_ids()
         push_chunks(self.records, store, wanted)
-        self.records.set_meta("chroma_generation", str(self.records.generation))
+        mark_in_step(self.records, store)
         return f"rebuilt the vector store from the records: {len(wanted)} chunks, 0 embedded"
 
 
@@ -439,45 +440,70 @@ def reconcile_store(records: Records, store: VectorStore) -> tuple[int, int]:
     return len(missing), len(extra)
 
 
-def open_vector_store(config: ChromaConfig, records: Records) -> VectorStore:
-    """Open Chroma; an embedded store that fails to open is rebuilt from the records."""
+def mark_in_step(records: Records, store: VectorStore) -> None:
+    """Stamp the store and the records with the generation the store now mirrors."""
+    generation = records.generation
+    store.set_generation(generation)
+    records.set_meta("chroma_generation", str(generation))
+
+
+def in_step(records: Records, store: VectorStore) -> bool:
+    """The store mirrors the records: both stamps carry the records' generation and it holds as many
+    chunks (a store copied back from elsewhere, or a server restarted empty, fails one of these)."""
+    generation = records.generation
+    return (records.get_meta("chroma_generation") == str(generation) and store.generation == generation
+            and store.count() == records.counts()[1])
+
+
+def catch_up(records: Records, store: VectorStore) -> str | None:
+    """Bring a store that is not in step with the records back in step (no embedding); the caller
+    holds the writer lock. What was fixed, or None when it was in step."""
+    if in_step(records, store):
+        return None
+    restored, removed = reconcile_store(records, store)
+    records.drop_unreferenced_vectors()  # what the interrupted run would have dropped at its end
+    mark_in_step(records, store)
+    if not (restored or removed):
+        return None
+    repaired = (f"reconciled the vector store with the records: {restored} chunks restored, "
+                f"{removed} orphans removed (0 embedded)")
+    records.set_meta("last_repair", f"{time.time()}: {repaired}")
+    return repaired
+
+
+def open_vector_store(config: ChromaConfig, records: Records, lock_path: Path | None = None) -> VectorStore:
+    """Open Chroma; an embedded store whose files are damaged is rebuilt from the records.
+
+    With ``lock_path`` (the query side, which holds no lock), a store behind the records (an
+    interrupted run: orphans, missing chunks) is brought in step at once when no writer is running;
+    while one is, the store is used as it is and the retriever keeps only chunks the records hold.
+    An error that is not damage (permissions, a full disk, a lock, a missing package) is raised,
+    and the store left alone.
+    """
     check_collection_name(config.collection)
     try:
         store = VectorStore.open_checked(config)
-    except StoreError:
-        if config.mode == "server":
-            raise
-    except Exception:
-        if config.mode == "server":
-            raise
+    except Exception as exc:
+        if config.mode == "server" or not is_damage(exc):
+            if isinstance(exc, StoreError):
+                raise
+            raise StoreError(f"cannot open the vector store at {config.location}: {type(exc).__name__}: {exc} "
+                             "(left as it is: this is not damage that a rebuild would fix)") from exc
     else:
-        _repair_if_short(records, store)
+        if lock_path is not None and not in_step(records, store):
+            try:
+                with writer_lock(lock_path, 0):
+                    store.repaired = catch_up(records, store)
+            except IndexLockedError:
+                pass  # a writer is running: it brings the store in step when it finishes
         return store
     wipe_embedded_store(config)
     store = VectorStore(config)
     push_chunks(records, store, records.chunk_ids())
-    records.set_meta("chroma_generation", str(records.generation))
+    mark_in_step(records, store)
     store.repaired = "the vector store failed to open and was rebuilt from the records (0 embedded)"
     records.set_meta("last_repair", f"{time.time()}: {store.repaired}")
     return store
-
-
-def _repair_if_short(records: Records, store: VectorStore) -> None:
-    """A store marked in step whose chunk count differs from the records was damaged or replaced.
-
-    Deleted files (or a Chroma server restarted empty) open as a valid, empty collection; without
-    this check dense retrieval would silently return nothing. Mid-run (generations differ) a
-    difference is expected and the writer, or the next sync, reconciles.
-    """
-    generation = str(records.generation)
-    if records.get_meta("chroma_generation") != generation:
-        return
-    if store.count() == records.counts()[1] or str(records.generation) != generation:
-        return
-    restored, removed = reconcile_store(records, store)
-    store.repaired = (f"the vector store did not hold the recorded chunks and was repaired from the "
-                      f"records: {restored} chunks restored, {removed} orphans removed (0 embedded)")
-    records.set_meta("last_repair", f"{time.time()}: {store.repaired}")
 
 
 def _document_record(dispatch: Dispatch, root_key: str, n_chunks: int, now: float) -> DocumentRecord:
