@@ -88,9 +88,9 @@ class Pipeline:
 
     def _open_retriever(self) -> Any:
         from assistant.retrieval import FusionParams, Retriever
-        from index.indexer import open_vector_store
         from index.keyword import KeywordIndex
         from index.stores import release_clients
+        from index.vector_sync import open_vector_store
 
         s = self.settings
         self.indexer.check_identity(write=False)

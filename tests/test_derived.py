@@ -154,3 +154,35 @@ def test_an_error_that_is_not_damage_never_wipes_the_store(tmp_path, seeds_setti
     result = cli("ask", QUESTION, "--data-dir", data, "--json")
     assert result.code == 1 and "database is locked" in result.json["error"]
     assert {p: p.stat().st_mtime_ns for p in (data / "chroma").rglob("*")} == files
+
+
+def test_a_store_that_opens_but_lost_its_vectors_is_rebuilt(tmp_path, seeds_settings, cli):
+    """Damage that opens cleanly (the collection answers, with wrong vectors) is caught by the probe
+    at open: the first recorded chunk's own vector must find it."""
+    import numpy as np
+
+    from index.records import Records
+    from index.stores import ChromaConfig, VectorStore, release_clients
+
+    data = tmp_path / "data"
+    shutil.copytree(seeds_settings.data_dir, data)
+    settings = make_settings(data)
+    records = Records(settings.records_path)
+    first = next(records.iter_chunks(batch=1))[0]
+    wanted = records.vectors([first.embed_hash])[first.embed_hash]
+    ids = sorted(records.chunk_ids())
+    records.close()
+    config = ChromaConfig("embedded", settings.chroma_path, "", 0, settings.collection)
+    store = VectorStore(config)
+    noise = np.random.default_rng(0).normal(size=(len(ids), len(wanted))).astype(np.float32)
+    store._collection.update(ids=ids, embeddings=noise)  # every vector replaced, ids and stamps kept
+    release_clients()
+
+    result = cli("ask", QUESTION, "--data-dir", data, "--json")
+    assert result.code == 0 and SEED_DATED in {c["doc_id"] for c in result.json["citations"]}
+    release_clients()
+    got = VectorStore(config)._collection.get(ids=[first.chunk_id], include=["embeddings"])["embeddings"][0]
+    assert np.allclose(got, wanted, atol=1e-5)
+    assert_consistent(settings)
+    report = cli("index", "--data-dir", data, "--json").json
+    assert report["chunks_embedded"] == 0
