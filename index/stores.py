@@ -227,7 +227,10 @@ def wipe_embedded_store(config: ChromaConfig) -> None:
             SharedSystemClient.clear_system_cache()
         except Exception:
             pass
-        shutil.rmtree(config.path)
+        if config.path.is_dir() and not config.path.is_symlink():
+            shutil.rmtree(config.path)
+        else:  # a file (or link) where the store's folder belongs
+            config.path.unlink()
 
 
 def release_clients() -> None:

@@ -89,8 +89,8 @@ def catch_up(records: Records, store: VectorStore) -> str | None:
     mark_in_step(records, store)
     if not (restored or removed):
         return None
-    repaired = (f"reconciled the vector store with the records: {restored} chunks restored, "
-                f"{removed} orphans removed (0 embedded)")
+    repaired = (f"the vector store did not hold the recorded chunks and was repaired from the records: "
+                f"{restored} chunks restored, {removed} orphans removed (0 embedded)")
     records.set_meta("last_repair", f"{time.time()}: {repaired}")
     return repaired
 

@@ -26,6 +26,7 @@ DAMAGE = {
         '{"format": 3, "generation": 1}', encoding="utf-8"),
     "keyword folder deleted": lambda d: shutil.rmtree(d / "keyword"),
     "chroma.sqlite3 truncated": lambda d: _truncate(d / "chroma" / "chroma.sqlite3", 1000),
+    "chroma folder replaced by a file": lambda d: (shutil.rmtree(d / "chroma"), (d / "chroma").write_text("x")),
     "chroma segment files garbage": lambda d: [f.write_bytes(b"\x00garbage" * 10) for f in (d / "chroma").rglob("*.bin")],
 }
 
