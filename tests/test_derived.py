@@ -3,6 +3,7 @@ from the records, never a traceback; `--json` prints exactly one object on every
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
@@ -20,10 +21,15 @@ def _truncate(path, size):
         fh.truncate(size)
 
 
+def _drop_field(path, name):
+    meta = json.loads(path.read_text(encoding="utf-8"))
+    del meta[name]
+    path.write_text(json.dumps(meta), encoding="utf-8")
+
+
 DAMAGE = {
     "keyword.npz truncated": lambda d: _truncate(d / "keyword" / "keyword.npz", 1000),
-    "keyword.json field missing": lambda d: (d / "keyword" / "keyword.json").write_text(
-        '{"format": 3, "generation": 1}', encoding="utf-8"),
+    "keyword.json field missing": lambda d: _drop_field(d / "keyword" / "keyword.json", "vocab"),
     "keyword folder deleted": lambda d: shutil.rmtree(d / "keyword"),
     "chroma.sqlite3 truncated": lambda d: _truncate(d / "chroma" / "chroma.sqlite3", 1000),
     "chroma folder replaced by a file": lambda d: (shutil.rmtree(d / "chroma"), (d / "chroma").write_text("x")),
