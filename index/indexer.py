@@ -258,7 +258,7 @@ class Indexer:
                     continue
                 pending.append((dispatch, previous is not None))
         gone = [doc_id for doc_id, (_, r, path) in known.items()
-                if r == root_key and doc_id not in seen and path not in protected_paths]
+                if r == root_key and doc_id not in seen and path not in protected_paths and not found.keeps(path)]
         self._write(root_key, pending, report, progress)
         if gone:
             self._delete(gone, report)
