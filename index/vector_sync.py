@@ -67,7 +67,8 @@ def reconcile_store(records: Records, store: VectorStore) -> tuple[int, int]:
 def mark_in_step(records: Records, store: VectorStore) -> None:
     """Stamp the store and the records with the generation the store now mirrors."""
     generation = records.generation
-    store.set_generation(generation)
+    if store.generation != generation:  # a no-op sync writes nothing to Chroma
+        store.set_generation(generation)
     records.set_meta("chroma_generation", str(generation))
 
 
