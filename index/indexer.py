@@ -8,6 +8,7 @@ generation differs) and reconciles it from the records, never re-embedding.
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -17,13 +18,22 @@ from typing import Any
 import numpy as np
 
 from index.chunking import CHUNKING_VERSION, Chunk, chunk_spans, split_sentences
-from index.documents import Dispatch, date_range, iter_files, load_file
+from index.documents import Dispatch, date_range
 from index.embedding import Embedder
 from index.french import ANALYZER_VERSION, analyze
 from index.keyword import KeywordIndex
+from index.loader import FileLoader
 from index.locking import writer_lock
 from index.records import ChunkRecord, DocumentRecord, Records
-from index.stores import ChromaConfig, StoreError, VectorStore, check_collection_name, wipe_embedded_store
+from index.stores import ChromaConfig, VectorStore, check_collection_name, wipe_embedded_store
+from index.vector_sync import (
+    catch_up,
+    chunk_metadata,
+    mark_in_step,
+    open_vector_store,
+    push_chunks,
+)
+from index.walk import root_problem, scan
 
 Progress = Callable[[int, int, str], None]
 BATCH_CHUNKS = 1024
@@ -88,7 +98,8 @@ def embed_text_for(title: str | None, chunk_text: str, embed_titles: bool) -> st
 class Indexer:
     def __init__(self, records: Records, chroma: ChromaConfig, keyword_dir: Path, embedder: Embedder,
                  chunking: ChunkingConfig, max_file_bytes: int, lock_path: Path, lock_timeout: float,
-                 bm25_k1: float = 1.2, bm25_b: float = 0.75) -> None:
+                 bm25_k1: float = 1.2, bm25_b: float = 0.75, loader_timeout: float = 10.0,
+                 follow_symlinks: bool = False) -> None:
         check_collection_name(chroma.collection)  # before reset/rebuild could wipe anything
         self.records = records
         self.chroma_config = chroma
@@ -99,7 +110,12 @@ class Indexer:
         self.lock_path = lock_path
         self.lock_timeout = lock_timeout
         self.bm25 = (bm25_k1, bm25_b)
+        self.follow_symlinks = follow_symlinks
+        self.loader = FileLoader(loader_timeout, max_file_bytes)
         self._vectors: VectorStore | None = None
+
+    def close(self) -> None:
+        self.loader.close()
 
     # -- identity -------------------------------------------------------------------------------
     def check_identity(self, write: bool) -> None:
@@ -157,6 +173,7 @@ class Indexer:
             doc = self.records.document(doc_id)
             if doc is None:
                 return False
+            self._reconcile_vectors()  # never stamp a store behind the records as in step
             with self.records.transaction() as tx:
                 gone = tx.delete_document(doc_id)
                 tx.exclude(doc_id, doc.content_hash)
@@ -164,6 +181,22 @@ class Indexer:
             self.vector_store().delete(gone)
             self._finish(SyncReport())
             return True
+
+    def forget_root(self, path: Path | str) -> list[str] | None:
+        """Stop syncing a recorded root and take its documents out of the index (not excluded: indexing
+        the folder again brings them back). The removed doc ids; None when ``path`` is not a root."""
+        with writer_lock(self.lock_path, self.lock_timeout):
+            key = match_root(path, self.records.roots())
+            if key is None:
+                return None
+            self._reconcile_vectors()
+            docs = sorted(d for d, (_, r, _) in self.records.document_hashes().items() if r == key)
+            report = SyncReport()
+            if docs:
+                self._delete(docs, report)
+            self.records.remove_root(key)
+            self._finish(report)
+            return docs
 
     def reset(self) -> None:
         """Forget every document and vector (keeping the roots), for a re-embed with new settings."""
@@ -187,13 +220,19 @@ class Indexer:
             report.failed.append({"file": root_key,
                                   "reason": f"not found; its {kept} indexed documents are kept"})
             return
+        if problem := root_problem(root):  # checked before the root is recorded
+            hint = "; forget it with `dispatch-qa roots --forget`" if root_key in self.records.roots() else ""
+            report.failed.append({"file": root_key, "reason": problem + hint})
+            return
         self.records.add_root(root_key)
         excluded = self.records.excluded()
         seen: dict[str, str] = {}
         protected_paths: set[str] = set()
         pending: list[tuple[Dispatch, bool]] = []
-        for path in iter_files(root):
-            result = load_file(path, root, self.max_file_bytes)
+        found = scan(root, self.follow_symlinks)
+        report.failed += [{"file": path, "reason": reason} for path, reason in found.problems]
+        for path in found.files:
+            result = self.loader.load(path, root)
             for err in result.errors:
                 report.failed.append({"file": err.path, "reason": err.reason})
             if result.errors:
@@ -219,7 +258,7 @@ class Indexer:
                     continue
                 pending.append((dispatch, previous is not None))
         gone = [doc_id for doc_id, (_, r, path) in known.items()
-                if r == root_key and doc_id not in seen and path not in protected_paths]
+                if r == root_key and doc_id not in seen and path not in protected_paths and not found.keeps(path)]
         self._write(root_key, pending, report, progress)
         if gone:
             self._delete(gone, report)
@@ -335,24 +374,16 @@ class Indexer:
         # Neither bumps the generation: an unchanged sync must leave the derived stores as they are.
         self.records.drop_unreferenced_vectors()
         self.records.set_meta("last_indexed_at", str(time.time()))
-        generation = self.records.generation
         KeywordIndex.open(self.records, self.keyword_dir, *self.bm25)
-        self.records.set_meta("chroma_generation", str(generation))
+        mark_in_step(self.records, self.vector_store())
 
     # -- repair -------------------------------------------------------------------------------
     def _reconcile_vectors(self) -> str | None:
-        """After an interrupted run, make Chroma hold exactly the recorded chunks."""
-        if self.records.get_meta("chroma_generation") == str(self.records.generation):
-            store = self.vector_store()  # opening is itself a check: a damaged store is repaired there
-            repaired, store.repaired = store.repaired, None
-            return repaired
-        store = self.vector_store()
-        store.repaired = None
-        restored, removed = reconcile_store(self.records, store)
-        self.records.set_meta("chroma_generation", str(self.records.generation))
-        if restored or removed:
-            return f"reconciled the vector store: {restored} chunks restored, {removed} orphans removed"
-        return None
+        """After an interrupted run (or with a store from another generation), make Chroma hold
+        exactly the recorded chunks."""
+        store = self.vector_store()  # opening is itself a check: a damaged store is rebuilt there
+        repaired, store.repaired = store.repaired, None
+        return catch_up(self.records, store) or repaired
 
     def _rebuild_vectors(self) -> str:
         self._vectors = None
@@ -363,91 +394,8 @@ class Indexer:
         store.reset()
         wanted = self.records.chunk_ids()
         push_chunks(self.records, store, wanted)
-        self.records.set_meta("chroma_generation", str(self.records.generation))
+        mark_in_step(self.records, store)
         return f"rebuilt the vector store from the records: {len(wanted)} chunks, 0 embedded"
-
-
-def chunk_metadata(doc_id: str, date: str | None, source: str | None) -> dict[str, Any]:
-    span = date_range(date)
-    return {"doc_id": doc_id, "date_min": span[0] if span else -1, "date_max": span[1] if span else -1,
-            "source": (source or "").casefold()}
-
-
-def push_chunks(records: Records, store: VectorStore, chunk_ids: Iterable[str]) -> None:
-    """Write recorded chunks (with their stored vectors) into Chroma: no embedding involved."""
-    wanted = set(chunk_ids)
-    docs: dict[str, DocumentRecord] = {}
-    for batch in records.iter_chunks(batch=2000):
-        chunks = [c for c in batch if c.chunk_id in wanted]
-        if not chunks:
-            continue
-        need = {c.doc_id for c in chunks} - docs.keys()
-        docs.update({d.doc_id: d for d in records.documents(need)})
-        vectors = records.vectors(c.embed_hash for c in chunks)
-        ids, vecs, metas = [], [], []
-        for c in chunks:
-            doc = docs.get(c.doc_id)
-            if doc is None or c.embed_hash not in vectors:
-                continue
-            ids.append(c.chunk_id)
-            vecs.append(vectors[c.embed_hash])
-            metas.append({**chunk_metadata(doc.doc_id, doc.date, doc.source), "start": c.start, "end": c.end})
-        if ids:
-            store.upsert(ids, np.asarray(vecs, dtype=np.float32), metas)
-
-
-def reconcile_store(records: Records, store: VectorStore) -> tuple[int, int]:
-    """Make the store hold exactly the recorded chunks; returns (restored, removed)."""
-    wanted = records.chunk_ids()
-    present = store.all_ids()
-    extra = present - wanted
-    missing = wanted - present
-    if extra:
-        store.delete(sorted(extra))
-    if missing:
-        push_chunks(records, store, missing)
-    return len(missing), len(extra)
-
-
-def open_vector_store(config: ChromaConfig, records: Records) -> VectorStore:
-    """Open Chroma; an embedded store that fails to open is rebuilt from the records."""
-    check_collection_name(config.collection)
-    try:
-        store = VectorStore.open_checked(config)
-    except StoreError:
-        if config.mode == "server":
-            raise
-    except Exception:
-        if config.mode == "server":
-            raise
-    else:
-        _repair_if_short(records, store)
-        return store
-    wipe_embedded_store(config)
-    store = VectorStore(config)
-    push_chunks(records, store, records.chunk_ids())
-    records.set_meta("chroma_generation", str(records.generation))
-    store.repaired = "the vector store failed to open and was rebuilt from the records (0 embedded)"
-    records.set_meta("last_repair", f"{time.time()}: {store.repaired}")
-    return store
-
-
-def _repair_if_short(records: Records, store: VectorStore) -> None:
-    """A store marked in step whose chunk count differs from the records was damaged or replaced.
-
-    Deleted files (or a Chroma server restarted empty) open as a valid, empty collection; without
-    this check dense retrieval would silently return nothing. Mid-run (generations differ) a
-    difference is expected and the writer, or the next sync, reconciles.
-    """
-    generation = str(records.generation)
-    if records.get_meta("chroma_generation") != generation:
-        return
-    if store.count() == records.counts()[1] or str(records.generation) != generation:
-        return
-    restored, removed = reconcile_store(records, store)
-    store.repaired = (f"the vector store did not hold the recorded chunks and was repaired from the "
-                      f"records: {restored} chunks restored, {removed} orphans removed (0 embedded)")
-    records.set_meta("last_repair", f"{time.time()}: {store.repaired}")
 
 
 def _document_record(dispatch: Dispatch, root_key: str, n_chunks: int, now: float) -> DocumentRecord:
@@ -458,6 +406,15 @@ def _document_record(dispatch: Dispatch, root_key: str, n_chunks: int, now: floa
         source=dispatch.source, language=dispatch.language, text=dispatch.text,
         body_start=dispatch.body_start, content_hash=dispatch.content_hash, n_chunks=n_chunks,
         indexed_at=now)
+
+
+def match_root(path: Path | str, roots: list[str]) -> str | None:
+    """The recorded root ``path`` names (as given, absolute, or resolved), if any."""
+    raw = str(path)
+    for candidate in (raw, os.path.abspath(raw), str(Path(raw).resolve())):
+        if candidate in roots:
+            return candidate
+    return None
 
 
 def _covering_roots(asked: list[Path], known: list[str]) -> list[Path]:
