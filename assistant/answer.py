@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from assistant.language import question_language
 from assistant.retrieval import Passage
 from index.chunking import Span, split_sentences
 from index.french import analyze, fold_accents, tokenize
@@ -143,7 +144,7 @@ def compose(question: str, passages: list[Passage], docs: dict[str, DocumentReco
     the default leaves dense evidence out. `similarity` (texts -> cosine with the question), when
     given, scores the sentences of questions not in French, where word overlap says little.
     """
-    language = "en" if _looks_english(question) else "fr"
+    language = question_language(question)
     q_terms = list(dict.fromkeys(analyze(question)))
     passage_terms: dict[int, set[str]] = {}
     considered = passages[:params.passages_considered]
@@ -368,22 +369,3 @@ def _citation(marker: int | None, cand: Candidate) -> Citation:
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
-
-
-_EN_WORDS = {"the", "what", "who", "when", "where", "which", "how", "why", "did", "does", "is", "are", "was",
-             "were", "of", "in", "to", "and", "about", "say", "said"}
-_FR_WORDS = {"le", "la", "les", "de", "des", "du", "qui", "que", "quoi", "quel", "quelle", "quels", "quelles",
-             "est", "a", "ont", "pour", "sur", "dans", "comment", "pourquoi", "quand", "où", "combien", "et",
-             "un", "une", "au", "aux", "en"}
-
-
-def question_language(question: str) -> str:
-    """"en" or "fr": the language the app answers a question in (messages, abstention)."""
-    return "en" if _looks_english(question) else "fr"
-
-
-def _looks_english(text: str) -> bool:
-    words = [w.lower() for w in re.findall(r"[\wÀ-ÿ']+", text)]
-    en = sum(w in _EN_WORDS for w in words)
-    fr = sum(w in _FR_WORDS for w in words)
-    return en > fr

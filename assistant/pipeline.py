@@ -106,7 +106,8 @@ class Pipeline:
             self._indexer._vectors = vectors
         return Retriever(self.records, vectors, keyword, self.embedder,
                          FusionParams(dense_weight=s.dense_weight, candidate_k=s.candidate_k,
-                                      dense_weight_statements=s.dense_weight_statements))
+                                      dense_weight_statements=s.dense_weight_statements,
+                                      dense_weight_english=s.dense_weight_english))
 
     # -- operations -----------------------------------------------------------------------------
     def index(self, paths: Iterable[Path] | None = None, rebuild: bool = False, reset: bool = False,

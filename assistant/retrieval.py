@@ -1,7 +1,7 @@
 """Hybrid retrieval: dense (Chroma) + French BM25, fused on complete scores.
 
-Naive reciprocal-rank fusion loses to BM25 alone on French questions because the small English
-embedding model is noisy. Here every candidate from either side gets *both* scores (the dense
+Naive reciprocal-rank fusion loses to BM25 alone on French questions when the embedding model
+is noisy. Here every candidate from either side gets *both* scores (the dense
 one from its stored vector, the keyword one from the BM25 matrix), so the fusion is a weighted
 sum of comparable, normalised scores rather than a vote between two rank lists.
 """
@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from assistant.language import question_language
 from index.french import analyze
 from index.keyword import Filters, KeywordIndex
 from index.records import ChunkRecord, DocumentRecord, Records
@@ -39,11 +40,12 @@ class Passage:
 
 @dataclass(frozen=True)
 class FusionParams:
-    dense_weight: float = 0.3
-    # A headline or a few keywords uses the dispatch's own words, where the small English model
-    # only adds noise: headline R@1 on 20k articles 0.750 at 0.3, 0.761 at 0.1 (both dev halves).
-    dense_weight_statements: float = 0.1
-    candidate_k: int = 50
+    dense_weight: float
+    # A headline or a few keywords uses the dispatch's own words: keywords weigh more there.
+    dense_weight_statements: float
+    # The keyword index is French: an English question matches little but names there.
+    dense_weight_english: float
+    candidate_k: int
     # Bonus for question word pairs found side by side in a chunk (stemmed, stop words out): PIAF
     # MRR@10 +0.007 on both halves of the dev questions at 0.2, nothing lost elsewhere.
     proximity_weight: float = 0.2
@@ -89,7 +91,7 @@ class Retriever:
         if mode == "hybrid":
             dense = self._dense_scores(query_vec, [chunks[i] for i in ids], dense)
             keyword = self._keyword_scores(terms, ids, keyword, all_keyword)
-            weight = self.fusion.dense_weight if is_question(question) else self.fusion.dense_weight_statements
+            weight = self.fusion_weight(question)
             scores = self._fuse(ids, dense, keyword, weight)
             if self.fusion.proximity_weight:
                 near = self._proximity(terms, [chunks[i] for i in ids])
@@ -102,6 +104,12 @@ class Retriever:
         return [Passage(chunk_id=i, doc_id=chunks[i].doc_id, start=chunks[i].start, end=chunks[i].end,
                         score=float(scores[i]), dense=float(dense.get(i, 0.0)),
                         keyword=float(keyword.get(i, 0.0))) for i in ranked]
+
+    def fusion_weight(self, question: str) -> float:
+        """The dense side's share of the fused score for this query."""
+        if question_language(question) == "en":
+            return self.fusion.dense_weight_english
+        return self.fusion.dense_weight if is_question(question) else self.fusion.dense_weight_statements
 
     def _tables(self) -> dict[str, ChunkRecord]:
         with self._table_lock:

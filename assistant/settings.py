@@ -83,11 +83,15 @@ class Settings:
 
     # Retrieval
     top_k: int = field(default=5, metadata=_doc("Passages retrieved per question."))
-    dense_weight: float = field(default=0.3, metadata=_doc(
-        "Weight of the dense (embedding) ranking in the fusion for questions; keyword gets 1 - dense_weight."))
-    dense_weight_statements: float = field(default=0.1, metadata=_doc(
+    dense_weight: float = field(default=0.6, metadata=_doc(
+        "Weight of the dense (embedding) ranking in the fusion for French questions; keyword gets "
+        "1 - dense_weight."))
+    dense_weight_statements: float = field(default=0.5, metadata=_doc(
         "Dense weight for queries that are not questions (a headline, a few keywords), where the "
-        "wording is the dispatch's own and keywords carry it."))
+        "wording is the dispatch's own and keywords weigh more."))
+    dense_weight_english: float = field(default=0.9, metadata=_doc(
+        "Dense weight for questions in English: the keyword index is French and matches little but "
+        "names, so the multilingual model carries them."))
     candidate_k: int = field(default=50, metadata=_doc(
         "Candidates each retriever contributes before fusion."))
     bm25_k1: float = field(default=1.2, metadata=_doc("BM25 term-frequency saturation."))
@@ -138,9 +142,9 @@ class Settings:
             raise SettingsError(f"bm25_doc_weight must be between 0 and 1, got {self.bm25_doc_weight}")
         if not 0.0 <= self.dense_weight <= 1.0:
             raise SettingsError(f"dense_weight must be between 0 and 1, got {self.dense_weight}")
-        if not 0.0 <= self.dense_weight_statements <= 1.0:
-            raise SettingsError("dense_weight_statements must be between 0 and 1, "
-                                f"got {self.dense_weight_statements}")
+        for name in ("dense_weight_statements", "dense_weight_english"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise SettingsError(f"{name} must be between 0 and 1, got {getattr(self, name)}")
         if self.loader_timeout < 0:
             raise SettingsError(f"loader_timeout must be 0 (no limit) or a positive number of seconds, "
                                 f"got {self.loader_timeout}")

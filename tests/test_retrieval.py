@@ -56,6 +56,18 @@ def test_statement_queries_use_their_own_dense_weight(seeds_pipeline):
     assert [p.chunk_id for p in question] != [p.chunk_id for p in statement]
 
 
+def test_english_questions_use_their_own_dense_weight(seeds_pipeline):
+    retriever = _retriever(seeds_pipeline, dense_weight=0.0, dense_weight_statements=0.0, dense_weight_english=1.0,
+                           proximity_weight=0.0)
+    assert retriever.fusion_weight("Who did Trump send to Moscow?") == 1.0
+    assert retriever.fusion_weight("Qui Trump a-t-il envoyé à Moscou ?") == 0.0
+    english = retriever.retrieve("Who did Trump send to Moscow to meet Putin?", 8)
+    dense_scores = [p.dense for p in english]
+    assert dense_scores == sorted(dense_scores, reverse=True)  # ranked by the model alone
+    texts = [seeds_pipeline.records.document(p.doc_id).text[p.start:p.end] for p in english[:3]]
+    assert any("Witkoff" in t for t in texts)
+
+
 def test_chunk_table_and_sqlite_give_the_same_passages(seeds_pipeline, monkeypatch):
     questions = ["Qui a appelé les soldats à déposer les armes ?", "Que dit Zelensky de Koursk ?",
                  "trêve productive Trump Witkoff"]

@@ -45,7 +45,7 @@ class ChatCallbacks:
     def respond(self, question: str, turns: list[dict[str, Any]] | None, date_from: str = "", date_to: str = "",
                 sources: list[str] | None = None):
         """Generator: (transcript html, sources html, turns, question box) as the answer streams in."""
-        from assistant.answer import question_language
+        from assistant.language import question_language
         from assistant.pipeline import QueryFilters
 
         question = (question or "").strip()
