@@ -90,7 +90,7 @@ class Settings:
     dense_weight_statements: float = field(default=0.5, metadata=_doc(
         "Dense weight for queries that are not questions (a headline, a few keywords), where the "
         "wording is the dispatch's own and keywords weigh more."))
-    dense_weight_english: float = field(default=0.9, metadata=_doc(
+    dense_weight_english: float = field(default=0.8, metadata=_doc(
         "Dense weight for questions in English: the keyword index is French and matches little but "
         "names, so the multilingual model carries them."))
     candidate_k: int = field(default=50, metadata=_doc(

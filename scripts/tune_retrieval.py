@@ -28,12 +28,12 @@ from assistant.settings import Settings  # noqa: E402
 from index.french import analyze  # noqa: E402
 
 
-def gather(data_dir: Path, questions: list, candidate_k: int, cache: Path) -> list[dict]:
+def gather(data_dir: Path, questions: list, candidate_k: int, cache: Path, backend: str) -> list[dict]:
     if cache.is_file():
         return pickle.loads(cache.read_bytes())
     from assistant.pipeline import open_pipeline
 
-    pipeline = open_pipeline(Settings(data_dir=data_dir, candidate_k=candidate_k))
+    pipeline = open_pipeline(Settings(data_dir=data_dir, candidate_k=candidate_k, embedding_backend=backend))
     r = pipeline.retriever()
     out = []
     for n, q in enumerate(questions):
@@ -91,6 +91,7 @@ def main() -> None:
     ap.add_argument("--questions", type=Path, required=True)
     ap.add_argument("--candidate-k", type=int, default=50)
     ap.add_argument("--limit", type=int)
+    ap.add_argument("--embedding-backend", default="auto")
     ap.add_argument("--weights", default="0,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1.0")
     ap.add_argument("--proximity", default="0,0.1,0.2")
     args = ap.parse_args()
@@ -98,7 +99,7 @@ def main() -> None:
     if args.limit:
         qs = qs[:args.limit]
     cache = args.data_dir / f"tune-{args.questions.stem}-k{args.candidate_k}-{len(qs)}.pkl"
-    cands = gather(args.data_dir, qs, args.candidate_k, cache)
+    cands = gather(args.data_dir, qs, args.candidate_k, cache, args.embedding_backend)
     order = list(range(len(cands)))
     random.Random(0).shuffle(order)
     halves = {"A": [cands[i] for i in order[:len(order) // 2]], "B": [cands[i] for i in order[len(order) // 2:]]}
