@@ -6,7 +6,6 @@ ui/render.py. `build_app` builds the Blocks without launching; `serve` is the CL
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import re
 import sys
@@ -19,6 +18,7 @@ from starlette.middleware import Middleware
 from assistant.settings import Settings, SettingsError
 from ui import guard, render
 from ui.checks import HISTORY_MAX, RequestProblem, ask_arguments
+from ui.guard import is_loopback, parse_auth
 from ui.library import UPLOAD_SUFFIXES, store_uploads, upload_file_of
 from ui.stream import accumulate, answer_events
 from ui.theme import CLICKS_JS, CSS, SCROLL_TO_MARK_JS, theme
@@ -214,7 +214,7 @@ def build_app(pipeline: Any, settings: Settings) -> Any:
     cheap: dict[str, Any] = {"api_visibility": "private", "concurrency_limit": None}
     writer: dict[str, Any] = {"api_visibility": "private", "concurrency_limit": 1, "concurrency_id": "index"}
 
-    with gr.Blocks(title="Dispatch QA", analytics_enabled=False, delete_cache=(3600, 86400)) as demo:
+    with gr.Blocks(title="Dispatch QA", analytics_enabled=False, delete_cache=(900, 3600)) as demo:
         turns = gr.State([])
         seen_generation = gr.State(-1)
         with gr.Row(elem_classes="dq-header"):
@@ -343,7 +343,7 @@ def build_app(pipeline: Any, settings: Settings) -> Any:
             try:
                 return cb.api_ask(question, date_from, date_to, sources, history)
             except ValueError as exc:
-                raise gr.Error(str(exc)) from None
+                raise gr.Error(str(exc), print_exception=False) from None
 
         def index_status() -> dict:
             """What is indexed: documents, chunks, embedding model, store mode and location, last indexing time."""
@@ -360,24 +360,6 @@ def build_app(pipeline: Any, settings: Settings) -> Any:
 
 
 # -- launching -----------------------------------------------------------------------------
-
-def is_loopback(host: str) -> bool:
-    if host.strip().lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def parse_auth(value: str) -> tuple[str, str] | None:
-    if not value:
-        return None
-    user, sep, password = value.partition(":")
-    if not sep or not user or not password:
-        raise SettingsError("auth must be 'user:password' (both non-empty)")
-    return user, password
-
 
 def launch_options(settings: Settings) -> dict[str, Any]:
     """Everything `launch` gets: safe by default, in one place so a test can read it."""
@@ -450,6 +432,9 @@ def serve(settings: Settings, seed: bool = True) -> int:
         if problem:
             print(f"warning: {problem}; answers fall back to extractive quotes", file=sys.stderr)
     demo = queue(build_app(pipeline, settings), settings)
+    if settings.host in ("0.0.0.0", "::") and not settings.allowed_hosts:
+        print("note: only 127.0.0.1/localhost names are answered: list the names or addresses users type in "
+              "allowed_hosts (e.g. --allowed-hosts 192.168.1.20)", file=sys.stderr)
     try:
         demo.launch(**options)
     except OSError as exc:

@@ -17,6 +17,7 @@ Installed by `launch_options` through Gradio's `app_kwargs`, so it wraps the app
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -36,6 +37,8 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocketClose
 
+from assistant.settings import SettingsError
+
 PUBLIC_API = frozenset({"ask", "index_status", "documents"})
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 TEMP_DIR_NAME = "gradio-tmp"
@@ -50,7 +53,25 @@ _OPEN_EXACT = frozenset({"/", "/login", "/login/", "/logout", "/favicon.ico", "/
 _OPEN_PREFIXES = ("/assets/", "/static/", "/svelte/")
 
 
-# -- hosts and origins -------------------------------------------------------------------------
+# -- binding, login, hosts and origins ----------------------------------------------------------
+
+def is_loopback(host: str) -> bool:
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_auth(value: str) -> tuple[str, str] | None:
+    if not value:
+        return None
+    user, sep, password = value.partition(":")
+    if not sep or not user or not password:
+        raise SettingsError("auth must be 'user:password' (both non-empty)")
+    return user, password
+
 
 def split_host(value: str) -> tuple[str, int | None] | None:
     """`name[:port]` / `[v6][:port]` -> (lower-case name without brackets or final dot, port); None if malformed."""

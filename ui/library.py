@@ -65,12 +65,18 @@ def store_uploads(paths: list[str | Path], library_dir: Path, max_bytes: int,
             out.rejected.append({"file": src.name, "reason": f"cannot store the upload ({exc.strerror or exc})"})
         finally:
             if consume:
-                for done in (src.unlink, src.parent.rmdir):  # Gradio keeps each upload in its own folder
-                    try:
-                        done()
-                    except OSError:
-                        pass
+                _consume(src)
     return out
+
+
+def _consume(src: Path) -> None:
+    """Delete a temporary upload, and the per-upload folder Gradio made for it once empty."""
+    steps = [src.unlink] + ([src.parent.rmdir] if re.fullmatch(r"[0-9a-f]{64}", src.parent.name) else [])
+    for step in steps:
+        try:
+            step()
+        except OSError:
+            pass
 
 
 def unreadable(path: Path, max_bytes: int) -> str | None:
