@@ -121,7 +121,8 @@ def _matches(parsed: tuple[str, int | None], entries: Iterable[tuple[str, int | 
 
 def policy_for(settings: Any, upload_suffixes: tuple[str, ...], login: bool) -> GuardPolicy:
     extra = tuple(p for p in (split_host(h) for h in settings.allowed_hosts) if p is not None)
-    bound = split_host(settings.host)
+    host = settings.host.strip()
+    bound = split_host(f"[{host}]" if ":" in host and not host.startswith("[") else host)  # a bare IPv6
     hosts = tuple((name, None) for name in LOOPBACK_HOSTS) + ((bound,) if bound else ()) + extra
     return GuardPolicy(hosts=hosts, trusted_origins=extra, upload_suffixes=tuple(upload_suffixes),
                        upload_max_bytes=settings.upload_max_bytes, temp_dir=temp_dir(settings), login=login)
