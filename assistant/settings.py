@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 import typing
 from dataclasses import dataclass, field, fields
@@ -20,6 +21,9 @@ CONFIG_FILE_NAME = "dispatch-qa.toml"
 
 class SettingsError(ValueError):
     """A setting has a value we cannot use; the message names the setting and where it came from."""
+
+
+_HOST_ENTRY_RE = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+)(:\d{1,5})?$")
 
 
 def _doc(text: str) -> dict[str, str]:
@@ -129,6 +133,10 @@ class Settings:
     port: int = field(default=7860, metadata=_doc("Port of the web chat."))
     auth: str = field(default="", metadata=_doc(
         "`user:password` login for the web chat (required to bind a non-loopback host)."))
+    allowed_hosts: tuple[str, ...] = field(default=(), metadata=_doc(
+        "Extra host names the web chat answers to (comma-separated, or a TOML list), e.g. the name a "
+        "reverse proxy forwards or the LAN address of a `0.0.0.0` bind; `127.0.0.1`, `localhost`, "
+        "`[::1]` and `host` always are. Any other `Host:` header is refused (DNS rebinding)."))
     upload_max_bytes: int = field(default=10 * 1024 * 1024, metadata=_doc(
         "Largest file accepted by the web upload."))
     queue_concurrency: int = field(default=2, metadata=_doc("Questions answered at once by the web chat."))
@@ -153,6 +161,10 @@ class Settings:
             raise SettingsError(f"llm_timeout must be a positive number of seconds, got {self.llm_timeout}")
         if self.llm_max_tokens < 16:
             raise SettingsError(f"llm_max_tokens must be at least 16, got {self.llm_max_tokens}")
+        for entry in self.allowed_hosts:
+            if not _HOST_ENTRY_RE.match(entry):
+                raise SettingsError(f"allowed_hosts: '{entry}' is not a host name or address "
+                                    "(optionally with :port; no scheme, path or wildcard)")
 
     @property
     def records_path(self) -> Path:
@@ -201,6 +213,9 @@ def coerce(name: str, raw: Any, origin: str) -> Any:
             if text in ("0", "false", "no", "off"):
                 return False
             raise ValueError(raw)
+        if typing.get_origin(kind) is tuple:  # a list of strings: a TOML list, or "a, b" from env/flags
+            items = raw if isinstance(raw, (list, tuple)) else str(raw).split(",")
+            return tuple(text for text in (str(item).strip() for item in items) if text)
         if kind is int:
             return int(raw)
         if kind is float:
@@ -263,7 +278,7 @@ def markdown_table() -> str:
     """The README's settings table, generated so documentation cannot drift from the code."""
     rows = ["| setting | env var / flag | default | meaning |", "| --- | --- | --- | --- |"]
     for f in fields(Settings):
-        default = "" if f.default is None else f.default
+        default = "" if f.default in (None, ()) else f.default
         flag = "--" + f.name.replace("_", "-")
         rows.append(f"| `{f.name}` | `{ENV_PREFIX}{f.name.upper()}` / `{flag}` | `{default}` | "
                     f"{f.metadata['doc']} |")

@@ -135,3 +135,15 @@ def test_precedence_through_the_cli(cli, tmp_path, monkeypatch):
     monkeypatch.setenv("DISPATCH_QA_TOP_K", "lots")
     result = cli("status", "--json")
     assert result.code == 1 and "DISPATCH_QA_TOP_K" in result.json["error"]
+
+
+def test_allowed_hosts_from_a_list_or_comma_separated(tmp_path):
+    assert Settings().allowed_hosts == ()
+    env = {"DISPATCH_QA_ALLOWED_HOSTS": " qa.example.org, 192.168.1.20:7860 ,,[::1]:8080"}
+    assert load_settings({}, env, tmp_path).allowed_hosts == ("qa.example.org", "192.168.1.20:7860", "[::1]:8080")
+    write(tmp_path / "dispatch-qa.toml", 'allowed_hosts = ["a.example", "b.example:443"]\n')
+    assert load_settings({}, {}, tmp_path).allowed_hosts == ("a.example", "b.example:443")
+    assert load_settings({"allowed_hosts": "c.example"}, {}, tmp_path).allowed_hosts == ("c.example",)
+    for bad in ("http://qa.example.org", "qa.example.org/chat", "*.example.org", "a b"):
+        with pytest.raises(SettingsError, match="allowed_hosts"):
+            load_settings({"allowed_hosts": bad}, {}, tmp_path)

@@ -104,6 +104,18 @@ def test_bad_filter_message_in_the_questions_language(cb):
     assert "must be a date" in transcript
 
 
+def test_chat_checks_sources_and_question_sizes_like_the_api(cb):
+    """The page's own event takes raw input too (queue/join): the same checks, in the question's language."""
+    _, transcript, _, turns = ask(cb, SEED_QUESTION, sources=["AFP"] * 100_000)
+    assert turns[-1]["error"] and "Trop de sources : 100000, au plus 50." in transcript
+    _, transcript, _, turns = ask(cb, "What does Putin want?", sources=[None, 1, {}])
+    assert "sources must be a list of agency names" in transcript
+    _, transcript, _, turns = ask(cb, "Que dit Poutine ? " * 200)
+    assert "La question est trop longue" in transcript
+    _, transcript, _, turns = ask(cb, 12345)
+    assert turns == []  # not text: treated as an empty box
+
+
 def test_filters_reach_retrieval(cb):
     _, _, _, turns = ask(cb, SEED_QUESTION, date_from="2025-03", date_to="2025-03")
     answer = turns[-1]["answer"]

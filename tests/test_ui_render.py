@@ -239,12 +239,18 @@ def test_store_uploads_accepts_listed_types_and_refuses_others(tmp_path):
     big.write_text("x" * 200, encoding="utf-8")
     pdf = src / "doc.pdf"
     pdf.write_bytes(b"%PDF")
+    renamed = src / "rapport.txt"  # a PDF renamed .txt: refused by name, with the indexer's reason
+    renamed.write_bytes(b"%PDF-1.7\n\x00\x01\x02 stream")
+    page = src / "page.htm"
+    page.write_text("<html><body><h1>Titre</h1><p>Un article de presse.</p></body></html>", encoding="utf-8")
     lib = tmp_path / "library"
-    out = store_uploads([good, big, pdf], lib, max_bytes=100)
-    assert out.stored == [lib / "a.md"] and (lib / "a.md").read_text(encoding="utf-8") == "# T\n\ntexte"
+    out = store_uploads([good, big, pdf, renamed, page], lib, max_bytes=100)
+    assert out.stored == [lib / "a.md", lib / "page.htm"]
+    assert (lib / "a.md").read_text(encoding="utf-8") == "# T\n\ntexte"
     reasons = {r["file"]: r["reason"] for r in out.rejected}
     assert "upload limit" in reasons["big.txt"] and "unsupported file type '.pdf'" in reasons["doc.pdf"]
-    assert not good.exists() and not pdf.exists()  # temporary uploads are consumed
+    assert reasons["rapport.txt"] == "binary file, not text" and not (lib / "rapport.txt").exists()
+    assert not good.exists() and not pdf.exists() and not renamed.exists()  # temporary uploads are consumed
     assert not list(lib.glob(".*"))
 
 
@@ -264,8 +270,12 @@ def test_launch_options_are_safe_by_default(tmp_path):
     opts = launch_options(s)
     assert opts["server_name"] == "127.0.0.1" and opts["share"] is False and opts["auth"] is None
     assert opts["max_file_size"] == 1234 and opts["enable_monitoring"] is False
-    assert str((tmp_path / "d").resolve()) in opts["blocked_paths"]
-    assert str((tmp_path / "d" / "library").resolve()) in opts["blocked_paths"]
+    data = (tmp_path / "d").resolve()  # all of the data dir but Gradio's temporary upload folder
+    for name in ("records.sqlite", "records.sqlite-wal", "chroma", "keyword", "library", "index.lock"):
+        assert str(data / name) in opts["blocked_paths"]
+    assert not any("gradio-tmp" in p for p in opts["blocked_paths"])
+    middleware = opts["app_kwargs"]["middleware"]  # the guard wraps the app Gradio builds
+    assert [m.cls.__name__ for m in middleware] == ["Guard"]
     assert opts["ssr_mode"] is False and opts["mcp_server"] is False
 
 

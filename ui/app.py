@@ -6,7 +6,6 @@ ui/render.py. `build_app` builds the Blocks without launching; `serve` is the CL
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import re
 import sys
@@ -14,9 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from assistant.settings import Settings, SettingsError
-from ui import render
+from ui import guard, render
+from ui.checks import HISTORY_MAX, RequestProblem, ask_arguments
+from ui.guard import is_loopback, parse_auth
 from ui.library import UPLOAD_SUFFIXES, store_uploads, upload_file_of
 from ui.stream import accumulate, answer_events
 from ui.theme import CLICKS_JS, CSS, SCROLL_TO_MARK_JS, theme
@@ -48,17 +50,17 @@ class ChatCallbacks:
         from assistant.language import question_language
         from assistant.pipeline import QueryFilters
 
-        question = (question or "").strip()
+        question = question.strip() if isinstance(question, str) else ""
         turns = [dict(t) for t in (turns or [])]
         if not question:
             yield render.transcript_html(turns, EXAMPLES), _skip(), turns, ""
             return
         lang = question_language(question)
-        history = [t["question"] for t in turns if t.get("answer") is not None]
+        history = [t["question"] for t in turns if t.get("answer") is not None][-HISTORY_MAX:]
         turn: dict[str, Any] = {"question": question, "language": lang, "partial": "", "answer": None, "error": None}
         turns.append(turn)
         index = len(turns) - 1
-        turn["error"] = self._precheck(lang, date_from, date_to)
+        turn["error"] = self._precheck(lang, question, date_from, date_to, sources)
         if turn["error"]:  # the question stays in the box, to send again once the filter is fixed
             yield render.transcript_html(turns, EXAMPLES), _skip(), turns, _skip()
             return
@@ -79,7 +81,11 @@ class ChatCallbacks:
             return
         yield render.transcript_html(turns, EXAMPLES), render.sources_html(turn["answer"], index), turns, _skip()
 
-    def _precheck(self, lang: str, date_from: str, date_to: str) -> str | None:
+    def _precheck(self, lang: str, question: str, date_from: Any, date_to: Any, sources: Any) -> str | None:
+        try:
+            ask_arguments(question, date_from, date_to, sources)
+        except RequestProblem as exc:
+            return str(exc)
         for name, value in (("date_from", date_from), ("date_to", date_to)):
             value = (value or "").strip()
             if value and not _DATE_RE.match(value):
@@ -184,9 +190,9 @@ class ChatCallbacks:
                 history: list[str] | None = None) -> dict[str, Any]:
         from assistant.pipeline import QueryFilters
 
-        filters = QueryFilters((date_from or "").strip() or None, (date_to or "").strip() or None,
-                               tuple(sources or ()))
-        return self.pipeline.ask(question, filters=filters, history=list(history or [])).to_dict()
+        question, date_from, date_to, sources, history = ask_arguments(question, date_from, date_to, sources, history)
+        filters = QueryFilters(date_from or None, date_to or None, tuple(sources))
+        return self.pipeline.ask(question, filters=filters, history=history).to_dict()
 
 
 def _skip() -> Any:
@@ -203,11 +209,12 @@ def build_app(pipeline: Any, settings: Settings) -> Any:
     """The whole web chat as a gr.Blocks (not launched)."""
     cb = ChatCallbacks(pipeline, settings)
     settings.library_dir.mkdir(parents=True, exist_ok=True)
+    guard.prepare_temp_dir(settings)  # before any component: Gradio reads GRADIO_TEMP_DIR as they are built
     private: dict[str, Any] = {"api_visibility": "private"}
     cheap: dict[str, Any] = {"api_visibility": "private", "concurrency_limit": None}
     writer: dict[str, Any] = {"api_visibility": "private", "concurrency_limit": 1, "concurrency_id": "index"}
 
-    with gr.Blocks(title="Dispatch QA", analytics_enabled=False, delete_cache=(3600, 86400)) as demo:
+    with gr.Blocks(title="Dispatch QA", analytics_enabled=False, delete_cache=(900, 3600)) as demo:
         turns = gr.State([])
         seen_generation = gr.State(-1)
         with gr.Row(elem_classes="dq-header"):
@@ -336,7 +343,7 @@ def build_app(pipeline: Any, settings: Settings) -> Any:
             try:
                 return cb.api_ask(question, date_from, date_to, sources, history)
             except ValueError as exc:
-                raise gr.Error(str(exc)) from None
+                raise gr.Error(str(exc), print_exception=False) from None
 
         def index_status() -> dict:
             """What is indexed: documents, chunks, embedding model, store mode and location, last indexing time."""
@@ -354,24 +361,6 @@ def build_app(pipeline: Any, settings: Settings) -> Any:
 
 # -- launching -----------------------------------------------------------------------------
 
-def is_loopback(host: str) -> bool:
-    if host.strip().lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def parse_auth(value: str) -> tuple[str, str] | None:
-    if not value:
-        return None
-    user, sep, password = value.partition(":")
-    if not sep or not user or not password:
-        raise SettingsError("auth must be 'user:password' (both non-empty)")
-    return user, password
-
-
 def launch_options(settings: Settings) -> dict[str, Any]:
     """Everything `launch` gets: safe by default, in one place so a test can read it."""
     auth = parse_auth(settings.auth)
@@ -379,7 +368,6 @@ def launch_options(settings: Settings) -> dict[str, Any]:
         raise SettingsError(
             f"refusing to serve on {settings.host}, a non-loopback address, without a login: set auth "
             "(--auth user:password, DISPATCH_QA_AUTH or `auth` in dispatch-qa.toml), or keep host=127.0.0.1")
-    data_dir = settings.data_dir.resolve()
     return {
         "server_name": settings.host,
         "server_port": settings.port,
@@ -387,7 +375,7 @@ def launch_options(settings: Settings) -> dict[str, Any]:
         "auth": auth,
         "auth_message": "Dispatch QA: sign in" if auth else None,
         "max_file_size": settings.upload_max_bytes,
-        "blocked_paths": [str(data_dir), str(settings.library_dir.resolve())],
+        "blocked_paths": guard.blocked_paths(settings),
         "allowed_paths": [],
         "enable_monitoring": False,
         "ssr_mode": False,
@@ -395,6 +383,8 @@ def launch_options(settings: Settings) -> dict[str, Any]:
         "mcp_server": False,
         "show_error": False,
         "strict_cors": True,
+        "app_kwargs": {"middleware": [Middleware(guard.Guard, policy=guard.policy_for(
+            settings, UPLOAD_SUFFIXES, login=auth is not None))]},
         "footer_links": ["api", "settings"],
         "theme": theme(),
         "css": CSS,
@@ -442,6 +432,9 @@ def serve(settings: Settings, seed: bool = True) -> int:
         if problem:
             print(f"warning: {problem}; answers fall back to extractive quotes", file=sys.stderr)
     demo = queue(build_app(pipeline, settings), settings)
+    if settings.host in ("0.0.0.0", "::") and not settings.allowed_hosts:
+        print("note: only 127.0.0.1/localhost names are answered: list the names or addresses users type in "
+              "allowed_hosts (e.g. --allowed-hosts 192.168.1.20)", file=sys.stderr)
     try:
         demo.launch(**options)
     except OSError as exc:
@@ -449,4 +442,5 @@ def serve(settings: Settings, seed: bool = True) -> int:
                             "choose another port with --port") from None
     finally:
         pipeline.close()
+        guard.remove_temp_dir(settings)
     return 0

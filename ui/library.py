@@ -12,7 +12,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-UPLOAD_SUFFIXES = (".txt", ".md", ".html", ".json", ".jsonl")
+UPLOAD_SUFFIXES = (".txt", ".md", ".html", ".htm", ".json", ".jsonl")
 
 
 @dataclass
@@ -52,6 +52,10 @@ def store_uploads(paths: list[str | Path], library_dir: Path, max_bytes: int,
                 out.rejected.append({"file": src.name, "reason": f"file is {size} bytes, over the upload limit of "
                                      f"{max_bytes} bytes (upload_max_bytes)"})
                 continue
+            problem = unreadable(src, max_bytes)
+            if problem:  # e.g. a PDF renamed .txt: refused by name, never stored in the library
+                out.rejected.append({"file": src.name, "reason": problem})
+                continue
             dest = library_dir / name
             tmp = dest.with_name(f".{name}.part")  # hidden: a sync running meanwhile never sees half a file
             shutil.copyfile(src, tmp)
@@ -61,11 +65,31 @@ def store_uploads(paths: list[str | Path], library_dir: Path, max_bytes: int,
             out.rejected.append({"file": src.name, "reason": f"cannot store the upload ({exc.strerror or exc})"})
         finally:
             if consume:
-                try:
-                    src.unlink()
-                except OSError:
-                    pass
+                _consume(src)
     return out
+
+
+def _consume(src: Path) -> None:
+    """Delete a temporary upload, and the per-upload folder Gradio made for it once empty."""
+    steps = [src.unlink] + ([src.parent.rmdir] if re.fullmatch(r"[0-9a-f]{64}", src.parent.name) else [])
+    for step in steps:
+        try:
+            step()
+        except OSError:
+            pass
+
+
+def unreadable(path: Path, max_bytes: int) -> str | None:
+    """Why the indexer would refuse this file as a whole (binary, not UTF-8, empty, malformed), or None.
+
+    The same loader the indexer runs, so an upload is refused for the reason a sync would give.
+    """
+    from index.documents import load_file
+
+    result = load_file(path, path.parent, max_bytes)
+    if result.errors and not result.dispatches:
+        return "; ".join(dict.fromkeys(e.reason for e in result.errors))
+    return None
 
 
 def upload_file_of(source_path: str | None, library_dir: Path) -> Path | None:
