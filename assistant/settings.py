@@ -107,10 +107,10 @@ class Settings:
     # Answering
     answer_max_sentences: int = field(default=2, metadata=_doc(
         "Sentences in an extractive answer (1 to 3)."))
-    abstain_threshold: float = field(default=0.3, metadata=_doc(
+    abstain_threshold: float = field(default=0.35, metadata=_doc(
         "Lexical evidence (IDF share of the question's words found in the best sentence and passage) "
         "below which the assistant abstains, unless the dense evidence below vouches (0 never abstains)."))
-    abstain_dense_margin: float = field(default=0.055, metadata=_doc(
+    abstain_dense_margin: float = field(default=0.06, metadata=_doc(
         "How far the best passage's cosine must stand above the question's mean cosine with unrelated "
         "news sentences to count as evidence even when few of the question's words are in it (English "
         "questions over French dispatches). Calibrated for multilingual-e5-small; 1 turns it off."))
