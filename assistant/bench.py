@@ -366,6 +366,8 @@ def run_query(settings: Settings, corpus: Path | None, limit: int, questions: Pa
         texts = [q.question for q in load_questions(questions).questions]
     else:
         texts = [d.title for d in docs if d.title]
+    if not texts:
+        raise BenchError(f"{settings.data_dir}: no indexed document has a title to ask; give --questions")
     rng.shuffle(texts)
     texts = texts[:n]
     retriever = pipeline.retriever()
