@@ -54,7 +54,6 @@ class Pipeline:
         self._retriever: Any = None
         self._seen_generation: int | None = None
         self._generator: Any = None
-        self._background: Any = None
 
     # -- building blocks ------------------------------------------------------------------------
     @property
@@ -140,6 +139,7 @@ class Pipeline:
         extractive Answer with `fallback` set and the reason.
         """
         from assistant.answer import AnswerParams, compose
+        from assistant.background import REFERENCE_SENTENCES
         from assistant.retrieval import documents_for, question_weights
         from index.documents import date_range
         from index.keyword import Filters
@@ -171,7 +171,7 @@ class Pipeline:
         similarity, background = None, 1.0
         if mode != "keyword":
             query_vector = self.embedder.embed_query(query)  # cached: retrieval embedded it already
-            background = float(np.mean(self.background_vectors() @ query_vector))
+            background = float(np.mean(self.embedder.reference_vectors(REFERENCE_SENTENCES) @ query_vector))
 
             def similarity(texts: Any) -> Any:
                 return self.embedder.embed(list(texts)) @ query_vector
@@ -194,15 +194,6 @@ class Pipeline:
             if not isinstance(item, str):
                 item.timings_ms = _timings(started, retrieved_at, time.perf_counter())
             yield item
-
-    def background_vectors(self) -> Any:
-        """The reference sentences' vectors (assistant/background.py), embedded once per pipeline."""
-        with self._lock:
-            if self._background is None:
-                from assistant.background import REFERENCE_SENTENCES
-
-                self._background = self.embedder.embed(list(REFERENCE_SENTENCES))
-            return self._background
 
     @property
     def generator(self) -> Any:

@@ -138,6 +138,7 @@ class Embedder:
         self._lock = threading.Lock()
         self._onnx: OnnxEncoder | None = None
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._references: dict[tuple[str, ...], np.ndarray] = {}
         self.embedded_count = 0  # texts encoded so far: lets tests and benches prove "nothing re-embedded"
 
     @property
@@ -232,6 +233,19 @@ class Embedder:
                 convert_to_numpy=True, show_progress_bar=show_progress)
         self.embedded_count += len(texts)
         return np.asarray(vectors, dtype=np.float32)
+
+    def reference_vectors(self, texts: tuple[str, ...]) -> np.ndarray:
+        """Vectors of fixed reference texts (the answer's background), embedded once per model.
+
+        Not counted in `embedded_count`, which counts the question and dispatch texts encoded.
+        """
+        vectors = self._references.get(texts)
+        if vectors is None:
+            count = self.embedded_count
+            vectors = self.embed(list(texts))
+            self.embedded_count = count
+            self._references[texts] = vectors
+        return vectors
 
     def embed_query(self, text: str) -> np.ndarray:
         """The query vector, remembered for the last few questions (retrieval and answer both need it)."""

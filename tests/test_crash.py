@@ -26,7 +26,8 @@ from conftest import (
 pytestmark = pytest.mark.slow  # the real model and Chroma
 
 # Small batches so a modest corpus crosses many commit points (each batch: embed -> records -> Chroma).
-RUNNER = ("import sys, index.indexer as indexer; indexer.BATCH_CHUNKS = 16; "
+BATCH = 8
+RUNNER = (f"import sys, index.indexer as indexer; indexer.BATCH_CHUNKS = {BATCH}; "
           "from assistant.cli import main; sys.exit(main(sys.argv[1:]))")
 RUN_TIMEOUT = 900
 
@@ -146,7 +147,7 @@ def clean_run(tmp_path_factory, embedder):
 def test_kill_9_mid_index_then_rerun_converges(clean_run, tmp_path, pipelines, embedder):
     corpus, clean = clean_run
     total = len(clean.record_chunk_ids)
-    assert total >= 5 * 16, "the corpus must span many commit batches"
+    assert total >= 5 * BATCH, "the corpus must span many commit batches"
     data = tmp_path / "data"
 
     # Four kills at different stages, each run picking up where the last one stopped.
