@@ -13,11 +13,22 @@ from typing import Any, Literal
 from assistant.progress import ProgressBar
 from assistant.settings import Settings, SettingsError, load_settings
 
-EXIT_OK, EXIT_ERROR, EXIT_PARTIAL = 0, 1, 3
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 
 
 class CommandError(Exception):
     """A user-facing failure: printed as one line, exit code 1."""
+
+
+class UsageError(Exception):
+    """The command line itself is wrong (argparse's complaint); exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is raised (so `--json` can still print its one object)."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        raise UsageError(f"{self.prog}: {message}")
 
 
 # -- argument parsing --------------------------------------------------------------------------
@@ -46,7 +57,7 @@ def _settings_parent() -> argparse.ArgumentParser:
 
 def build_parser() -> argparse.ArgumentParser:
     common = _settings_parent()
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="dispatch-qa", description="Ask questions of news dispatches; every answer cites its passages.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -69,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("doc_id")
     p = sub.add_parser("remove", parents=[common], help="take one document out of the index")
     p.add_argument("doc_id")
+    p = sub.add_parser("roots", parents=[common], help="list the indexed roots, or forget one")
+    p.add_argument("--forget", metavar="PATH", help="stop syncing this root and remove its documents from the index")
     p = sub.add_parser("serve", parents=[common], help="start the web chat")
     p.add_argument("--no-seed", action="store_true", help="do not index seeds/ when the index is empty")
 
@@ -93,11 +106,12 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     from assistant.pipeline import open_pipeline
+    from index.walk import root_problem
 
+    for path in args.paths:  # before anything is opened or recorded
+        if problem := root_problem(path):
+            raise CommandError(f"{path}: {problem}")
     pipeline = open_pipeline(settings)
-    for path in args.paths:
-        if not path.exists():
-            raise CommandError(f"{path}: no such file or folder")
     if not args.paths and not pipeline.records.roots():
         raise CommandError("nothing to index: give folders or files, e.g. `dispatch-qa index seeds/`")
     bar = ProgressBar("indexing")
@@ -264,6 +278,29 @@ def cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def cmd_roots(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.pipeline import open_pipeline
+
+    pipeline = open_pipeline(settings)
+    if args.forget:
+        removed = pipeline.forget_root(args.forget)
+        if removed is None:
+            raise CommandError(f"{args.forget} is not an indexed root (see `dispatch-qa roots`)")
+        if args.json:
+            _print_json({"forgotten": args.forget, "removed": removed})
+        else:
+            print(f"forgot {args.forget}: {len(removed)} documents removed from the index")
+        return EXIT_OK
+    roots = pipeline.roots()
+    if args.json:
+        _print_json({"roots": roots})
+    else:
+        for r in roots:
+            print(f"{r['path']}\t{r['documents']} documents" + (f"\t({r['problem']})" if r["problem"] else ""))
+        print(f"{len(roots)} roots", file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from ui.app import serve  # the one door back: Gradio loads only for this command
 
@@ -271,7 +308,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 COMMANDS = {"index": cmd_index, "ask": cmd_ask, "status": cmd_status, "list": cmd_list, "show": cmd_show,
-            "remove": cmd_remove, "serve": cmd_serve}
+            "remove": cmd_remove, "roots": cmd_roots, "serve": cmd_serve}
 
 
 # -- plumbing ----------------------------------------------------------------------------------
@@ -283,30 +320,54 @@ def _print_json(data: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    want_json = getattr(args, "json", False)
+    """The one top-level handler: every failure is one line on stderr (and, with --json, one
+    `{"error": ...}` object on stdout); a traceback, when there is one, goes to stderr only."""
+    argv = sys.argv[1:] if argv is None else argv
+    want_json = "--json" in argv
     try:
+        args = build_parser().parse_args(argv)
+        want_json = getattr(args, "json", want_json)
         settings = settings_from_args(args)
         handler = COMMANDS.get(args.command) or getattr(args, "handler", None)
         return handler(args, settings)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
+        if want_json:
+            _print_json({"error": "interrupted"})
         return EXIT_ERROR
+    except UsageError as exc:
+        build_parser().print_usage(sys.stderr)
+        print(exc, file=sys.stderr)
+        if want_json:
+            _print_json({"error": str(exc)})
+        return EXIT_USAGE
     except (CommandError, SettingsError) as exc:
         return _fail(str(exc), want_json)
-    except Exception as exc:  # noqa: BLE001 - the known failures below get one clear line each
-        from assistant.generate import LLMConfigError
-        from index.embedding import EmbeddingError
-        from index.indexer import IndexMismatchError
-        from index.locking import IndexLockedError
-        from index.records import RecordsError
-        from index.stores import StoreError
-
-        if isinstance(exc, (EmbeddingError, IndexMismatchError, IndexLockedError, RecordsError, StoreError,
-                            LLMConfigError)):
+    except Exception as exc:  # noqa: BLE001 - one clear line for the known failures, never a stdout traceback
+        if _is_known(exc):
             return _fail(str(exc), want_json)
-        raise
+        import traceback
+
+        traceback.print_exc(file=sys.stderr)
+        return _fail(f"unexpected error: {type(exc).__name__}: {exc}", want_json)
+
+
+def _is_known(exc: Exception) -> bool:
+    from index.embedding import EmbeddingError
+    from index.indexer import IndexMismatchError
+    from index.locking import IndexLockedError
+    from index.records import RecordsError
+    from index.stores import StoreError
+
+    known: tuple[type[Exception], ...] = (EmbeddingError, IndexMismatchError, IndexLockedError, RecordsError,
+                                          StoreError)
+    try:
+        from assistant.generate import LLMConfigError
+
+        known += (LLMConfigError,)
+    except ImportError:
+        pass
+    return isinstance(exc, known)
 
 
 def _fail(message: str, want_json: bool) -> int:

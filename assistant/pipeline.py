@@ -73,7 +73,8 @@ class Pipeline:
                 embedder=self.embedder,
                 chunking=ChunkingConfig(s.chunk_max_tokens, s.chunk_overlap_sentences, s.embed_titles),
                 max_file_bytes=s.max_file_bytes, lock_path=s.data_dir / "index.lock",
-                lock_timeout=s.lock_timeout, bm25_k1=s.bm25_k1, bm25_b=s.bm25_b)
+                lock_timeout=s.lock_timeout, bm25_k1=s.bm25_k1, bm25_b=s.bm25_b,
+                loader_timeout=s.loader_timeout, follow_symlinks=s.follow_symlinks)
         return self._indexer
 
     def retriever(self) -> Any:
@@ -227,7 +228,26 @@ class Pipeline:
             self._retriever = None
         return removed
 
+    def roots(self) -> list[dict[str, Any]]:
+        """Every recorded root: its path, how many documents came from it, and whether it can be synced."""
+        from index.walk import root_problem
+
+        counts: dict[str, int] = {}
+        for _, root, _ in self.records.document_hashes().values():
+            counts[root] = counts.get(root, 0) + 1
+        return [{"path": r, "documents": counts.get(r, 0), "problem": root_problem(Path(r))}
+                for r in self.records.roots()]
+
+    def forget_root(self, path: Path | str) -> list[str] | None:
+        """Forget a root and remove its documents; the removed doc ids, None when it is not a root."""
+        removed = self.indexer.forget_root(path)
+        with self._lock:
+            self._retriever = None
+        return removed
+
     def close(self) -> None:
+        if self._indexer is not None:
+            self._indexer.close()
         self.records.close()
 
 

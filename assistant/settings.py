@@ -71,6 +71,13 @@ class Settings:
         "Files larger than this are refused with a message."))
     lock_timeout: float = field(default=30.0, metadata=_doc(
         "Seconds an indexing run waits for another writer before giving up."))
+    loader_timeout: float = field(default=10.0, metadata=_doc(
+        "Seconds one file may take to load (read, parse, extract), per started 8 MiB of file; a file "
+        "taking longer is skipped and reported, so a pathological file cannot hold the writer lock. "
+        "Files load in a worker process that is killed at the limit; 0 loads in-process, unbounded."))
+    follow_symlinks: bool = field(default=False, metadata=_doc(
+        "Follow symbolic links that lead out of an indexed folder (off: such links are reported and "
+        "skipped; links inside the folder are always followed, loops and broken links reported)."))
 
     # Retrieval
     top_k: int = field(default=5, metadata=_doc("Passages retrieved per question."))
@@ -127,6 +134,9 @@ class Settings:
         if not 0.0 <= self.dense_weight_statements <= 1.0:
             raise SettingsError("dense_weight_statements must be between 0 and 1, "
                                 f"got {self.dense_weight_statements}")
+        if self.loader_timeout < 0:
+            raise SettingsError(f"loader_timeout must be 0 (no limit) or a positive number of seconds, "
+                                f"got {self.loader_timeout}")
         if self.llm_timeout <= 0:
             raise SettingsError(f"llm_timeout must be a positive number of seconds, got {self.llm_timeout}")
         if self.llm_max_tokens < 16:

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from index.sniff import SNIFF_BYTES, not_text_reason
+
 __all__ = [
     "SUPPORTED_SUFFIXES",
     "Dispatch",
@@ -41,7 +43,6 @@ __all__ = [
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".json", ".jsonl")
 
-_BINARY_SNIFF_BYTES = 8192
 _UTF8_BOM = b"\xef\xbb\xbf"
 _TITLE_MAX = 160
 _TITLE_CUT = 150
@@ -169,8 +170,8 @@ def _decode(data: bytes) -> str:
     """UTF-8 bytes -> str (BOM dropped, nothing else touched); raises ValueError with a reason."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise ValueError("not valid UTF-8 (UTF-16 byte-order mark; save the file as UTF-8)")
-    if b"\x00" in data[:_BINARY_SNIFF_BYTES]:
-        raise ValueError("binary file, not text")
+    if reason := not_text_reason(data[:SNIFF_BYTES]):
+        raise ValueError(reason)
     skip = len(_UTF8_BOM) if data.startswith(_UTF8_BOM) else 0
     try:
         return data[skip:].decode("utf-8")
@@ -607,6 +608,15 @@ def _skip_ws(text: str, pos: int) -> int:
     return _LEADING_WS_RE.match(text, pos).end()
 
 
+def _header_lines(text: str, pos: int, header: _Header) -> int:
+    """Apply the ``key: value`` lines starting at ``pos``; the position after the last one."""
+    while m := _HEADER_RE.match(text, pos):
+        if not header.set(m["key"], m["value"]):
+            break
+        pos = m.end()
+    return pos
+
+
 def _load_plain(
     text: str, doc_id: str, source_path: str, shown: str, *, markdown: bool
 ) -> Dispatch:
@@ -621,17 +631,14 @@ def _load_plain(
                 header.set(key.strip(), value)
         pos = m.end()
 
-    # 2. Simple "key: value" header lines at the very top.
-    pos = _skip_ws(text, pos)
-    while m := _HEADER_RE.match(text, pos):
-        if not header.set(m["key"], m["value"]):
-            break
-        pos = m.end()
-
-    # 3. A "date 2025-03" marker, possibly followed by the first sentence on the same line.
+    # 2. Simple "key: value" header lines at the very top, before and/or after
+    # 3. a "date 2025-03" marker, possibly followed by the first sentence on the same line.
+    pos = _header_lines(text, _skip_ws(text, pos), header)
     if (m := _DATE_MARKER_RE.match(text, pos)) and (parsed := parse_date(m["date"])):
         header.date = header.date or parsed
         pos = m.end()
+        if "\n" in m.group()[m.end("date") - m.start():]:  # the marker ends its line: headers may follow
+            pos = _header_lines(text, pos, header)
     body_start = _skip_ws(text, pos)
 
     # 4. Markdown "# Heading" title.
@@ -709,6 +716,13 @@ def _looks_like_boilerplate(tag: Any) -> bool:
     return False
 
 
+def _decomposed(tag: Any) -> bool:
+    """``tag.decomposed`` without its cost: bs4 reads ``_decomposed`` with getattr, which on a
+    tag never decomposed falls through to ``Tag.__getattr__`` = a search of every descendant
+    (quadratic over a page: 100,000 nested <div> took tens of minutes)."""
+    return bool(vars(tag).get("_decomposed", False))
+
+
 def _collapse(s: str) -> str:
     return " ".join(s.split())
 
@@ -725,15 +739,11 @@ def _block_texts(container: Any) -> list[str]:
     if container.name in _BLOCK_TAGS:
         blocks.insert(0, container)
     parts: dict[int, list[str]] = {id(b): [] for b in blocks}
+    block_of: dict[int, Any] = {}  # id(element) -> its nearest enclosing block (None: none)
     for s in container.find_all(string=True):
         if type(s) is not NavigableString:  # comments, doctype, CDATA, script strings...
             continue
-        node = s.parent
-        while node is not None and node.name not in _BLOCK_TAGS:
-            if node is container:
-                node = None
-                break
-            node = node.parent
+        node = _nearest_block(s.parent, container, block_of)
         if node is not None and id(node) in parts:
             parts[id(node)].append(str(s))
     out = []
@@ -742,6 +752,56 @@ def _block_texts(container: Any) -> list[str]:
         if t:
             out.append(t)
     return out
+
+
+def _subtree_stats(soup: Any) -> tuple[dict[int, int], set[int]]:
+    """Per element id: the characters of text under it, and whether an <article>/<main> is under it.
+
+    One pass from the last element to the first (children before parents), where asking each tag
+    for its text and its <article> costs a walk of its subtree: quadratic on nested markup.
+    """
+    from bs4 import NavigableString, Tag
+
+    chars: dict[int, int] = {}
+    holds: set[int] = set()
+    for el in reversed(list(soup.descendants)):
+        parent = el.parent
+        if parent is None:
+            continue
+        if isinstance(el, Tag):
+            n = chars.get(id(el), 0)
+            if el.name in ("article", "main") or id(el) in holds:
+                holds.add(id(parent))
+        else:
+            n = len(el) if type(el) is NavigableString else 0
+        if n:
+            chars[id(parent)] = chars.get(id(parent), 0) + n
+    return chars, holds
+
+
+def _nearest_block(start: Any, container: Any, block_of: dict[int, Any]) -> Any:
+    """The nearest element from ``start`` up that is a block, stopping at ``container``.
+
+    Memoised over the path walked, so strings deep in nested markup cost one walk in all
+    (without it, n strings under n nested <div> cost n^2 steps).
+    """
+    path: list[int] = []
+    node = start
+    found = None
+    while node is not None:
+        if id(node) in block_of:
+            found = block_of[id(node)]
+            break
+        if node.name in _BLOCK_TAGS:
+            found = node
+            break
+        if node is container:
+            break
+        path.append(id(node))
+        node = node.parent
+    for key in path:
+        block_of[key] = found
+    return found
 
 
 def _load_html(html: str, doc_id: str, source_path: str, shown: str) -> Dispatch:
@@ -783,13 +843,16 @@ def _load_html(html: str, doc_id: str, source_path: str, shown: str) -> Dispatch
     for br in soup.find_all("br"):
         br.replace_with(" ")
     for tag in soup.find_all(list(_DROP_TAGS)):
-        if not tag.decomposed:
+        if not _decomposed(tag):
             tag.decompose()
-    page_chars = len(soup.get_text())
+    # Text sizes measured once for every tag: a tag is judged before any of its descendants is
+    # dropped (document order), so its size cannot change before it is judged.
+    chars, holds_article = _subtree_stats(soup)
+    page_chars = chars.get(id(soup), 0)
     for tag in soup.find_all(True):
-        if tag.decomposed or tag.name in _KEEP_TAGS or not _looks_like_boilerplate(tag):
+        if _decomposed(tag) or tag.name in _KEEP_TAGS or not _looks_like_boilerplate(tag):
             continue
-        if tag.find(["article", "main"]) is not None or len(tag.get_text()) > page_chars / 2:
+        if id(tag) in holds_article or chars.get(id(tag), 0) > page_chars / 2:
             continue
         tag.decompose()
 

@@ -8,6 +8,7 @@ generation differs) and reconciles it from the records, never re-embedding.
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -17,13 +18,15 @@ from typing import Any
 import numpy as np
 
 from index.chunking import CHUNKING_VERSION, Chunk, chunk_spans, split_sentences
-from index.documents import Dispatch, date_range, iter_files, load_file
+from index.documents import Dispatch, date_range
 from index.embedding import Embedder
 from index.french import ANALYZER_VERSION, analyze
 from index.keyword import KeywordIndex
+from index.loader import FileLoader
 from index.locking import writer_lock
 from index.records import ChunkRecord, DocumentRecord, Records
 from index.stores import ChromaConfig, StoreError, VectorStore, check_collection_name, wipe_embedded_store
+from index.walk import root_problem, scan
 
 Progress = Callable[[int, int, str], None]
 BATCH_CHUNKS = 1024
@@ -88,7 +91,8 @@ def embed_text_for(title: str | None, chunk_text: str, embed_titles: bool) -> st
 class Indexer:
     def __init__(self, records: Records, chroma: ChromaConfig, keyword_dir: Path, embedder: Embedder,
                  chunking: ChunkingConfig, max_file_bytes: int, lock_path: Path, lock_timeout: float,
-                 bm25_k1: float = 1.2, bm25_b: float = 0.75) -> None:
+                 bm25_k1: float = 1.2, bm25_b: float = 0.75, loader_timeout: float = 10.0,
+                 follow_symlinks: bool = False) -> None:
         check_collection_name(chroma.collection)  # before reset/rebuild could wipe anything
         self.records = records
         self.chroma_config = chroma
@@ -99,7 +103,12 @@ class Indexer:
         self.lock_path = lock_path
         self.lock_timeout = lock_timeout
         self.bm25 = (bm25_k1, bm25_b)
+        self.follow_symlinks = follow_symlinks
+        self.loader = FileLoader(loader_timeout, max_file_bytes)
         self._vectors: VectorStore | None = None
+
+    def close(self) -> None:
+        self.loader.close()
 
     # -- identity -------------------------------------------------------------------------------
     def check_identity(self, write: bool) -> None:
@@ -165,6 +174,21 @@ class Indexer:
             self._finish(SyncReport())
             return True
 
+    def forget_root(self, path: Path | str) -> list[str] | None:
+        """Stop syncing a recorded root and take its documents out of the index (not excluded: indexing
+        the folder again brings them back). The removed doc ids; None when ``path`` is not a root."""
+        with writer_lock(self.lock_path, self.lock_timeout):
+            key = match_root(path, self.records.roots())
+            if key is None:
+                return None
+            docs = sorted(d for d, (_, r, _) in self.records.document_hashes().items() if r == key)
+            report = SyncReport()
+            if docs:
+                self._delete(docs, report)
+            self.records.remove_root(key)
+            self._finish(report)
+            return docs
+
     def reset(self) -> None:
         """Forget every document and vector (keeping the roots), for a re-embed with new settings."""
         with writer_lock(self.lock_path, self.lock_timeout):
@@ -187,13 +211,19 @@ class Indexer:
             report.failed.append({"file": root_key,
                                   "reason": f"not found; its {kept} indexed documents are kept"})
             return
+        if problem := root_problem(root):  # checked before the root is recorded
+            hint = "; forget it with `dispatch-qa roots --forget`" if root_key in self.records.roots() else ""
+            report.failed.append({"file": root_key, "reason": problem + hint})
+            return
         self.records.add_root(root_key)
         excluded = self.records.excluded()
         seen: dict[str, str] = {}
         protected_paths: set[str] = set()
         pending: list[tuple[Dispatch, bool]] = []
-        for path in iter_files(root):
-            result = load_file(path, root, self.max_file_bytes)
+        found = scan(root, self.follow_symlinks)
+        report.failed += [{"file": path, "reason": reason} for path, reason in found.problems]
+        for path in found.files:
+            result = self.loader.load(path, root)
             for err in result.errors:
                 report.failed.append({"file": err.path, "reason": err.reason})
             if result.errors:
@@ -458,6 +488,15 @@ def _document_record(dispatch: Dispatch, root_key: str, n_chunks: int, now: floa
         source=dispatch.source, language=dispatch.language, text=dispatch.text,
         body_start=dispatch.body_start, content_hash=dispatch.content_hash, n_chunks=n_chunks,
         indexed_at=now)
+
+
+def match_root(path: Path | str, roots: list[str]) -> str | None:
+    """The recorded root ``path`` names (as given, absolute, or resolved), if any."""
+    raw = str(path)
+    for candidate in (raw, os.path.abspath(raw), str(Path(raw).resolve())):
+        if candidate in roots:
+            return candidate
+    return None
 
 
 def _covering_roots(asked: list[Path], known: list[str]) -> list[Path]:
