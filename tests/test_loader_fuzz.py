@@ -32,11 +32,13 @@ import pytest
 from conftest import REPO, CliResult, assert_consistent, cli_command, make_settings, open_pipeline, subprocess_env
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
+from hypothesis import HealthCheck, Phase, event, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
+LONG = os.environ.get("DISPATCH_QA_LONG", "") not in ("", "0")
+FUZZ_EXAMPLES = int(os.environ.get("DISPATCH_QA_FUZZ_EXAMPLES", "300" if LONG else "25"))  # generated runs
 LOADER_TIMEOUT = 2.0  # seconds per file: small, so the slowest cases are really cut
 MAX_FILE_BYTES = 10_000_000
 SLACK = 90.0  # model load, embedding the files that load, a loaded shared machine
@@ -366,7 +368,7 @@ def fuzz_root(tmp_path_factory, embedder):
     pipeline.close()
 
 
-@settings(max_examples=int(os.environ.get("DISPATCH_QA_FUZZ_EXAMPLES", "25")), deadline=None, database=None,
+@settings(max_examples=FUZZ_EXAMPLES, deadline=None, database=None,
           phases=[Phase.explicit, Phase.reuse, Phase.generate],  # no shrinking: each example is an index run
           suppress_health_check=list(HealthCheck))
 @given(files=st.lists(hostile_file(), min_size=1, max_size=4))
@@ -391,6 +393,8 @@ def test_generated_files_load_or_are_refused_and_nothing_is_lost(files, fuzz_roo
         reasons = [f["reason"] for f in report.failed if f["file"] == shown or f["file"].startswith(shown + ":")]
         loaded = {d: v for d, v in after.items() if v[1] == str(path.resolve())}
         assert loaded or reasons, f"{path.name} ({path.read_bytes()[:80]!r}): neither indexed nor reported"
+        event("indexed" if loaded and not reasons else "refused: " + reasons[0].split(":")[0].split("(")[0][:40]
+              if reasons else "indexed")
         assert all(r.strip() for r in reasons)
         if loaded and path.suffix in (".txt", ".md") and not reasons:
             [(_, _, text)] = loaded.values()
