@@ -301,6 +301,8 @@ def make_machine(embedder: Any, base: Path) -> type[RuleBasedStateMachine]:
             finally:
                 release_clients()
                 shutil.rmtree(self.work, ignore_errors=True)
+                if RECORDING[0]:
+                    write_figures(partial=True)
 
         # -- files ------------------------------------------------------------------------------
         def _write(self, name: str, text: str) -> None:
@@ -405,6 +407,15 @@ def make_machine(embedder: Any, base: Path) -> type[RuleBasedStateMachine]:
         @precondition(lambda self: self.kills < MAX_KILLS_PER_EXAMPLE and self.indexed != self._included())
         @rule(after=st.sampled_from(["lock", "commit"]), commits=st.integers(1, 2), delay=st.floats(0.0, 3.0))
         def kill_index_run(self, after: str, commits: int, delay: float) -> None:
+            self._kill_run(after, commits, delay, [])
+
+        # A rebuild always has work: it wipes Chroma and pushes every recorded chunk again.
+        @precondition(lambda self: self.kills < MAX_KILLS_PER_EXAMPLE and self.completed_once)
+        @rule(delay=st.floats(0.0, 0.8))  # it loads no model: done within a second or so
+        def kill_rebuild_run(self, delay: float) -> None:
+            self._kill_run("lock", 1, delay, ["--rebuild"])
+
+        def _kill_run(self, after: str, commits: int, delay: float, extra: list[str]) -> None:
             """`index` in a child process, SIGKILLed `delay` s after it took the writer lock
             (after="lock"), or right after its `commits`-th commit to the records (after="commit",
             delay / 20 s later)."""
@@ -416,7 +427,7 @@ def make_machine(embedder: Any, base: Path) -> type[RuleBasedStateMachine]:
             out_path = self.work / "kill-run.json"
             with open(out_path, "w") as out:
                 proc = subprocess.Popen([sys.executable, "-c", RUNNER, "index", str(self.folder), "--data-dir",
-                                         str(self.data), "--json", "--lock-timeout", "30"],
+                                         str(self.data), "--json", "--lock-timeout", "30", *extra],
                                         cwd=REPO, env=subprocess_env(), stdout=out, stderr=subprocess.PIPE)
             lock = self.data / "index.lock"
             deadline = time.monotonic() + 600
@@ -451,7 +462,7 @@ def make_machine(embedder: Any, base: Path) -> type[RuleBasedStateMachine]:
                 return
             self.broken = False
             COUNTS["kills"] += 1
-            COUNTS[f"kills after {after}"] += 1
+            COUNTS[f"kills after {after}" + (" (--rebuild)" if extra else "")] += 1
             self.ever_indexed = True
             self.indexed = None  # some documents may be committed, some not
             # A killed run may have taken a changed document back in (its exclusion cleared), or not.
@@ -479,6 +490,7 @@ def make_machine(embedder: Any, base: Path) -> type[RuleBasedStateMachine]:
         def _completed(self, report: dict[str, Any], vectors_before: set[str]) -> None:
             """After a completed run: the index is what a fresh index of the same files gives."""
             self.ever_indexed = self.completed_once = True
+            COUNTS["completed_runs"] += 1  # every one must end in "converged" below
             assert report["failed"] == [], report["failed"]
             included = self._included()
             for name in included:
@@ -545,6 +557,19 @@ def answer_of(pipeline: Any, question: str) -> tuple:
             [(c.doc_id, c.start, c.end) for c in a.related])
 
 
+STARTED = [time.monotonic()]
+RECORDING = [False]  # only the property run writes figures, not the one-damage tests
+
+
+def write_figures(partial: bool) -> dict[str, Any]:
+    """The counts so far in test-artifacts/state_machine-<profile>.json (after every history)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    figures = {"profile": PROFILE, "finished": not partial, "seconds": round(time.monotonic() - STARTED[0], 1),
+               **dict(sorted(COUNTS.items()))}
+    (ARTIFACTS / f"state_machine-{PROFILE}.json").write_text(json.dumps(figures, indent=2) + "\n")
+    return figures
+
+
 def test_index_converges_like_a_fresh_index(embedder, tmp_path_factory):
     base = tmp_path_factory.mktemp("state-machine")
     machine = make_machine(embedder, base)
@@ -552,17 +577,16 @@ def test_index_converges_like_a_fresh_index(embedder, tmp_path_factory):
     config = settings(max_examples=EXAMPLES_PER_RUN, stateful_step_count=STEPS_PER_EXAMPLE, deadline=None, database=None,
                       phases=[Phase.explicit, Phase.generate],  # no shrinking: each step costs seconds
                       suppress_health_check=list(HealthCheck))
-    started = time.monotonic()
+    STARTED[0] = time.monotonic()
+    RECORDING[0] = True
     try:
         while COUNTS["steps"] < TARGET_STEPS:
             run_state_machine_as_test(machine, settings=config)
     finally:
-        ARTIFACTS.mkdir(exist_ok=True)
-        figures = {"profile": PROFILE, "seconds": round(time.monotonic() - started, 1), **dict(sorted(COUNTS.items()))}
-        (ARTIFACTS / f"state_machine-{PROFILE}.json").write_text(json.dumps(figures, indent=2) + "\n")
-        print(json.dumps(figures))
+        RECORDING[0] = False
+        print(json.dumps(write_figures(partial=False)))
     assert COUNTS["steps"] >= TARGET_STEPS
-    assert COUNTS["converged"] >= COUNTS["examples"]  # at least the final run of each history
+    assert COUNTS["converged"] == COUNTS["completed_runs"] >= COUNTS["examples"]  # at least each history's last run
 
 
 @pytest.mark.parametrize("kind", [pytest.param(d, marks=pytest.mark.xfail(reason=KNOWN_GAPS[d], strict=True))
