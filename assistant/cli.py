@@ -30,6 +30,12 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> typing.NoReturn:
         raise UsageError(f"{self.prog}: {message}")
 
+    def add_subparsers(self, **kwargs: Any) -> Any:
+        # A parser holding subcommands (`bench ingest|query`) sees the subcommand's options too; with
+        # abbreviations on, `--n` (bench query's own) was "ambiguous" between two `--no-*` settings.
+        self.allow_abbrev = False
+        return super().add_subparsers(**kwargs)
+
 
 # -- argument parsing --------------------------------------------------------------------------
 

@@ -88,15 +88,15 @@ class Pipeline:
 
     def _open_retriever(self) -> Any:
         from assistant.retrieval import FusionParams, Retriever
-        from index.indexer import open_vector_store
         from index.keyword import KeywordIndex
         from index.stores import release_clients
+        from index.vector_sync import open_vector_store
 
         s = self.settings
         self.indexer.check_identity(write=False)
         if self._retriever is not None and s.store_mode == "embedded":
             release_clients()  # an embedded client caches the collection; reopen to see new writes
-        vectors = open_vector_store(self.chroma_config, self.records)
+        vectors = open_vector_store(self.chroma_config, self.records, lock_path=s.data_dir / "index.lock")
         keyword = KeywordIndex.open(self.records, s.data_dir / "keyword", s.bm25_k1, s.bm25_b)
         keyword.doc_weight = s.bm25_doc_weight
         if self._indexer is not None:

@@ -108,32 +108,20 @@ def _is_supported(path: Path) -> bool:
 
 
 def iter_files(root: Path) -> Iterator[Path]:
-    """Files to load under ``root``.
+    """Files to load under ``root``: :func:`index.walk.scan`'s files, its problems left out.
 
     A file root yields itself (whatever its suffix: :func:`load_file` reports unsupported types).
     A folder yields its supported files recursively, sorted by relative path, skipping hidden
-    files and folders (name starting with ".") and not following symlinked folders.
+    files and folders (name starting with "."), links leading out of the folder, broken links,
+    loops and special files (the indexer reports those: use ``scan`` to get them).
     A missing root raises ``FileNotFoundError``.
     """
+    from index.walk import scan  # walk imports this module
+
     root = Path(root)
-    if root.is_file():
-        yield root
-        return
-    if not root.is_dir():
+    if not root.is_file() and not root.is_dir():
         raise FileNotFoundError(f"no such file or folder: {root}")
-    found: list[tuple[tuple[str, ...], Path]] = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        base = Path(dirpath)
-        for name in filenames:
-            if name.startswith("."):
-                continue
-            p = base / name
-            if _is_supported(p) and p.is_file():
-                found.append((p.relative_to(root).parts, p))
-    found.sort(key=lambda item: item[0])
-    for _, p in found:
-        yield p
+    yield from scan(root).files
 
 
 def _relative_id(path: Path, root: Path) -> str:

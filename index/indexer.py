@@ -25,7 +25,14 @@ from index.keyword import KeywordIndex
 from index.loader import FileLoader
 from index.locking import writer_lock
 from index.records import ChunkRecord, DocumentRecord, Records
-from index.stores import ChromaConfig, StoreError, VectorStore, check_collection_name, wipe_embedded_store
+from index.stores import ChromaConfig, VectorStore, check_collection_name, wipe_embedded_store
+from index.vector_sync import (
+    catch_up,
+    chunk_metadata,
+    mark_in_step,
+    open_vector_store,
+    push_chunks,
+)
 from index.walk import root_problem, scan
 
 Progress = Callable[[int, int, str], None]
@@ -166,6 +173,7 @@ class Indexer:
             doc = self.records.document(doc_id)
             if doc is None:
                 return False
+            self._reconcile_vectors()  # never stamp a store behind the records as in step
             with self.records.transaction() as tx:
                 gone = tx.delete_document(doc_id)
                 tx.exclude(doc_id, doc.content_hash)
@@ -181,6 +189,7 @@ class Indexer:
             key = match_root(path, self.records.roots())
             if key is None:
                 return None
+            self._reconcile_vectors()
             docs = sorted(d for d, (_, r, _) in self.records.document_hashes().items() if r == key)
             report = SyncReport()
             if docs:
@@ -249,7 +258,7 @@ class Indexer:
                     continue
                 pending.append((dispatch, previous is not None))
         gone = [doc_id for doc_id, (_, r, path) in known.items()
-                if r == root_key and doc_id not in seen and path not in protected_paths]
+                if r == root_key and doc_id not in seen and path not in protected_paths and not found.keeps(path)]
         self._write(root_key, pending, report, progress)
         if gone:
             self._delete(gone, report)
@@ -365,24 +374,16 @@ class Indexer:
         # Neither bumps the generation: an unchanged sync must leave the derived stores as they are.
         self.records.drop_unreferenced_vectors()
         self.records.set_meta("last_indexed_at", str(time.time()))
-        generation = self.records.generation
         KeywordIndex.open(self.records, self.keyword_dir, *self.bm25)
-        self.records.set_meta("chroma_generation", str(generation))
+        mark_in_step(self.records, self.vector_store())
 
     # -- repair -------------------------------------------------------------------------------
     def _reconcile_vectors(self) -> str | None:
-        """After an interrupted run, make Chroma hold exactly the recorded chunks."""
-        if self.records.get_meta("chroma_generation") == str(self.records.generation):
-            store = self.vector_store()  # opening is itself a check: a damaged store is repaired there
-            repaired, store.repaired = store.repaired, None
-            return repaired
-        store = self.vector_store()
-        store.repaired = None
-        restored, removed = reconcile_store(self.records, store)
-        self.records.set_meta("chroma_generation", str(self.records.generation))
-        if restored or removed:
-            return f"reconciled the vector store: {restored} chunks restored, {removed} orphans removed"
-        return None
+        """After an interrupted run (or with a store from another generation), make Chroma hold
+        exactly the recorded chunks."""
+        store = self.vector_store()  # opening is itself a check: a damaged store is rebuilt there
+        repaired, store.repaired = store.repaired, None
+        return catch_up(self.records, store) or repaired
 
     def _rebuild_vectors(self) -> str:
         self._vectors = None
@@ -393,91 +394,8 @@ class Indexer:
         store.reset()
         wanted = self.records.chunk_ids()
         push_chunks(self.records, store, wanted)
-        self.records.set_meta("chroma_generation", str(self.records.generation))
+        mark_in_step(self.records, store)
         return f"rebuilt the vector store from the records: {len(wanted)} chunks, 0 embedded"
-
-
-def chunk_metadata(doc_id: str, date: str | None, source: str | None) -> dict[str, Any]:
-    span = date_range(date)
-    return {"doc_id": doc_id, "date_min": span[0] if span else -1, "date_max": span[1] if span else -1,
-            "source": (source or "").casefold()}
-
-
-def push_chunks(records: Records, store: VectorStore, chunk_ids: Iterable[str]) -> None:
-    """Write recorded chunks (with their stored vectors) into Chroma: no embedding involved."""
-    wanted = set(chunk_ids)
-    docs: dict[str, DocumentRecord] = {}
-    for batch in records.iter_chunks(batch=2000):
-        chunks = [c for c in batch if c.chunk_id in wanted]
-        if not chunks:
-            continue
-        need = {c.doc_id for c in chunks} - docs.keys()
-        docs.update({d.doc_id: d for d in records.documents(need)})
-        vectors = records.vectors(c.embed_hash for c in chunks)
-        ids, vecs, metas = [], [], []
-        for c in chunks:
-            doc = docs.get(c.doc_id)
-            if doc is None or c.embed_hash not in vectors:
-                continue
-            ids.append(c.chunk_id)
-            vecs.append(vectors[c.embed_hash])
-            metas.append({**chunk_metadata(doc.doc_id, doc.date, doc.source), "start": c.start, "end": c.end})
-        if ids:
-            store.upsert(ids, np.asarray(vecs, dtype=np.float32), metas)
-
-
-def reconcile_store(records: Records, store: VectorStore) -> tuple[int, int]:
-    """Make the store hold exactly the recorded chunks; returns (restored, removed)."""
-    wanted = records.chunk_ids()
-    present = store.all_ids()
-    extra = present - wanted
-    missing = wanted - present
-    if extra:
-        store.delete(sorted(extra))
-    if missing:
-        push_chunks(records, store, missing)
-    return len(missing), len(extra)
-
-
-def open_vector_store(config: ChromaConfig, records: Records) -> VectorStore:
-    """Open Chroma; an embedded store that fails to open is rebuilt from the records."""
-    check_collection_name(config.collection)
-    try:
-        store = VectorStore.open_checked(config)
-    except StoreError:
-        if config.mode == "server":
-            raise
-    except Exception:
-        if config.mode == "server":
-            raise
-    else:
-        _repair_if_short(records, store)
-        return store
-    wipe_embedded_store(config)
-    store = VectorStore(config)
-    push_chunks(records, store, records.chunk_ids())
-    records.set_meta("chroma_generation", str(records.generation))
-    store.repaired = "the vector store failed to open and was rebuilt from the records (0 embedded)"
-    records.set_meta("last_repair", f"{time.time()}: {store.repaired}")
-    return store
-
-
-def _repair_if_short(records: Records, store: VectorStore) -> None:
-    """A store marked in step whose chunk count differs from the records was damaged or replaced.
-
-    Deleted files (or a Chroma server restarted empty) open as a valid, empty collection; without
-    this check dense retrieval would silently return nothing. Mid-run (generations differ) a
-    difference is expected and the writer, or the next sync, reconciles.
-    """
-    generation = str(records.generation)
-    if records.get_meta("chroma_generation") != generation:
-        return
-    if store.count() == records.counts()[1] or str(records.generation) != generation:
-        return
-    restored, removed = reconcile_store(records, store)
-    store.repaired = (f"the vector store did not hold the recorded chunks and was repaired from the "
-                      f"records: {restored} chunks restored, {removed} orphans removed (0 embedded)")
-    records.set_meta("last_repair", f"{time.time()}: {store.repaired}")
 
 
 def _document_record(dispatch: Dispatch, root_key: str, n_chunks: int, now: float) -> DocumentRecord:

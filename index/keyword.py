@@ -7,6 +7,8 @@ matrix, so a query is a sum of a few rows.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import math
 import os
@@ -17,7 +19,7 @@ import numpy as np
 
 from index.records import Records
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: a checksum over both files, so any damage is detected and rebuilt
 
 
 @dataclass(frozen=True)
@@ -115,16 +117,20 @@ class KeywordIndex:
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         tmp = folder / f"keyword.{os.getpid()}.tmp.npz"
-        # Write then rename: a kill mid-save leaves the previous file, which the generation check discards.
-        with open(tmp, "wb") as fh:
-            np.savez(fh, data=self.weights.data, indices=self.weights.indices, indptr=self.weights.indptr,
-                     shape=np.asarray(self.weights.shape), idf=self.idf, chunk_doc=self.chunk_doc,
-                     doc_date_min=self.doc_date_min, doc_date_max=self.doc_date_max,
-                     ddata=self.doc_weights.data, dindices=self.doc_weights.indices,
-                     dindptr=self.doc_weights.indptr, dshape=np.asarray(self.doc_weights.shape))
+        # Write then rename: a kill mid-save leaves the previous file, which the generation check discards
+        # (or, between the two renames, the checksum).
+        buf = io.BytesIO()
+        np.savez(buf, data=self.weights.data, indices=self.weights.indices, indptr=self.weights.indptr,
+                 shape=np.asarray(self.weights.shape), idf=self.idf, chunk_doc=self.chunk_doc,
+                 doc_date_min=self.doc_date_min, doc_date_max=self.doc_date_max,
+                 ddata=self.doc_weights.data, dindices=self.doc_weights.indices,
+                 dindptr=self.doc_weights.indptr, dshape=np.asarray(self.doc_weights.shape))
+        arrays = buf.getvalue()
+        tmp.write_bytes(arrays)
         meta = {"format": FORMAT_VERSION, "generation": self.generation, "k1": self.k1, "b": self.b,
                 "chunk_ids": self.chunk_ids, "doc_ids": self.doc_ids, "doc_source": self.doc_source,
                 "vocab": sorted(self.vocab, key=self.vocab.__getitem__)}
+        meta["checksum"] = _checksum(arrays, meta)
         meta_tmp = folder / f"keyword.{os.getpid()}.tmp.json"
         meta_tmp.write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
         tmp.replace(folder / "keyword.npz")
@@ -132,24 +138,40 @@ class KeywordIndex:
 
     @classmethod
     def load(cls, folder: Path) -> KeywordIndex | None:
-        from scipy import sparse
-
+        """The saved index, or None when it is missing, of another format, or damaged in any way
+        (truncated, edited, a field missing, arrays that do not fit together): the caller rebuilds it
+        from the records."""
         try:
             meta = json.loads((folder / "keyword.json").read_text(encoding="utf-8"))
-            arrays = np.load(folder / "keyword.npz")
-        except (OSError, ValueError):
+            if not isinstance(meta, dict) or meta.get("format") != FORMAT_VERSION:
+                return None
+            arrays = (folder / "keyword.npz").read_bytes()
+            if meta.get("checksum") != _checksum(arrays, {k: v for k, v in meta.items() if k != "checksum"}):
+                return None
+            return cls._from_saved(meta, np.load(io.BytesIO(arrays)))
+        except Exception:  # noqa: BLE001 - a derived file: any failure to read it means "rebuild"
             return None
-        if meta.get("format") != FORMAT_VERSION:
-            return None
+
+    @classmethod
+    def _from_saved(cls, meta: dict, arrays) -> KeywordIndex | None:
+        from scipy import sparse
+
         weights = sparse.csr_matrix((arrays["data"], arrays["indices"], arrays["indptr"]),
                                     shape=tuple(arrays["shape"]))
         doc_weights = sparse.csr_matrix((arrays["ddata"], arrays["dindices"], arrays["dindptr"]),
                                         shape=tuple(arrays["dshape"]))
-        if weights.shape[1] != len(meta["chunk_ids"]) or doc_weights.shape[1] != len(meta["doc_ids"]):
+        weights.check_format(full_check=True)
+        doc_weights.check_format(full_check=True)
+        n_terms, n_chunks, n_docs = len(meta["vocab"]), len(meta["chunk_ids"]), len(meta["doc_ids"])
+        chunk_doc = arrays["chunk_doc"]
+        if (weights.shape != (n_terms, n_chunks) or doc_weights.shape != (n_terms, n_docs)
+                or len(arrays["idf"]) != n_terms or len(chunk_doc) != n_chunks
+                or len(arrays["doc_date_min"]) != n_docs or len(arrays["doc_date_max"]) != n_docs
+                or len(meta["doc_source"]) != n_docs or (n_chunks and int(chunk_doc.max()) >= n_docs)):
             return None
-        return cls(chunk_ids=meta["chunk_ids"], chunk_doc=arrays["chunk_doc"], doc_ids=meta["doc_ids"],
+        return cls(chunk_ids=list(meta["chunk_ids"]), chunk_doc=chunk_doc, doc_ids=list(meta["doc_ids"]),
                    doc_date_min=arrays["doc_date_min"], doc_date_max=arrays["doc_date_max"],
-                   doc_source=meta["doc_source"], vocab={t: i for i, t in enumerate(meta["vocab"])},
+                   doc_source=list(meta["doc_source"]), vocab={t: i for i, t in enumerate(meta["vocab"])},
                    idf=arrays["idf"], weights=weights, generation=int(meta["generation"]),
                    k1=float(meta["k1"]), b=float(meta["b"]), doc_weights=doc_weights)
 
@@ -240,6 +262,13 @@ class KeywordIndex:
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
         return [(self.chunk_ids[i], float(scores[i])) for i in top]
+
+
+def _checksum(arrays: bytes, meta: dict) -> str:
+    """sha256 of the arrays file and the metadata (without its checksum), as saved."""
+    digest = hashlib.sha256(arrays)
+    digest.update(json.dumps(meta, ensure_ascii=False, sort_keys=True).encode("utf-8"))
+    return digest.hexdigest()
 
 
 def _doc_term_counts(tf, chunk_doc: np.ndarray, n_docs: int):

@@ -7,18 +7,21 @@ reports the file as failed and starts a fresh worker for the next file.
 
 Overhead: one pipe round trip and a pickle of the loaded dispatches per file (tens of
 microseconds for a dispatch, ~0.3 s for a 45 MB JSONL of 20,000 articles) plus one worker start
-(~0.5 s, once per process, not counted in any file's budget). The worker is spawned, not forked:
-it never inherits the writer lock, the model or their threads.
+(~0.3 s, once per process, not counted in any file's budget). The worker is a fresh interpreter
+(``python -c``, not a fork, nor multiprocessing's spawn, which re-runs the caller's main script): it
+never inherits the writer lock, the model or their threads, and any script may call the indexer.
 """
 
 from __future__ import annotations
 
 import math
-import multiprocessing
 import os
 import signal
+import socket
+import subprocess
 import sys
 import threading
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +42,15 @@ def budget(timeout: float, size: int) -> float:
     return timeout * max(1, math.ceil(size / BUDGET_STEP_BYTES))
 
 
-def _serve(conn: Any) -> None:
-    """The worker: load the files asked for, one at a time, until the pipe closes."""
+_WORKER = "import sys; from index.loader import serve; serve(int(sys.argv[1]))"
+_PROJECT_ROOT = str(Path(__file__).resolve().parents[1])  # holds the `index` package
+
+
+def serve(fd: int) -> None:
+    """The worker (run as ``python -c``): load the files asked for on the socket ``fd``, one at a
+    time, until the parent closes it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    conn = Connection(fd)
     import bs4  # noqa: F401 - imported before "ready", so no file's budget pays for it
 
     import index.french  # noqa: F401
@@ -103,18 +112,23 @@ class FileLoader:
 
     # -- the worker ----------------------------------------------------------------------------
     def _worker(self) -> Any:
-        if self._proc is not None and self._proc.is_alive():
+        if self._proc is not None and self._proc.poll() is None:
             return self._conn
         self._stop()
-        ctx = multiprocessing.get_context("spawn")
-        parent, child = ctx.Pipe()
-        proc = ctx.Process(target=_serve, args=(child,), name="dispatch-qa-loader", daemon=True)
+        mine, theirs = socket.socketpair()
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            p for p in (_PROJECT_ROOT, os.environ.get("PYTHONPATH")) if p)}
         try:
-            proc.start()
+            proc = subprocess.Popen([sys.executable, "-c", _WORKER, str(theirs.fileno())],
+                                    pass_fds=(theirs.fileno(),), env=env, stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.DEVNULL)  # stdout belongs to the CLI's JSON
         except OSError as exc:
+            mine.close()
             print(f"warning: no loader process ({exc}); loading files without a time limit", file=sys.stderr)
             return None
-        child.close()
+        finally:
+            theirs.close()
+        parent = Connection(mine.detach())
         try:
             ready = parent.poll(READY_TIMEOUT) and parent.recv() == "ready"
         except (EOFError, OSError):
@@ -134,10 +148,12 @@ class FileLoader:
             conn.close()
         if proc is None:
             return None
-        if proc.is_alive():
+        if proc.poll() is None:
             proc.kill()
-        proc.join(timeout=10)
-        return proc.exitcode
+        try:
+            return proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            return None
 
 
 def _failed(path: Path, reason: str) -> LoadResult:

@@ -57,9 +57,7 @@ def binary_kind(head: bytes) -> str | None:
     if head.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
         return None
     for magic, kind in _MAGIC:
-        if head.startswith(magic):
-            if magic == b"BZh" and not head[3:4].isdigit():
-                continue  # "BZh" alone could start a word; bzip2 follows it with the block size
+        if head.startswith(magic) and _confirmed(magic, head):
             return kind
     if head[4:8] == b"ftyp":
         return "an MP4/QuickTime media file"
@@ -71,6 +69,22 @@ def binary_kind(head: bytes) -> str | None:
         if share > CONTROL_SHARE_MAX:
             return f"binary data ({share:.0%} control characters)"
     return None
+
+
+# Signatures made of letters could open a real text ("ID3 est un algorithme..."): these need the
+# binary bytes that follow them in the format too.
+_CONFIRM = {
+    b"BZh": lambda h: h[3:4].isdigit() and h[4:10] == b"1AY&SY",
+    b"ID3": lambda h: h[3:4] in (b"\x02", b"\x03", b"\x04") and h[4:5] == b"\x00",
+    b"RIFF": lambda h: h[8:12] in (b"WEBP", b"WAVE", b"AVI "),
+    b"OggS": lambda h: h[4:5] == b"\x00",
+    b"fLaC": lambda h: h[4:5] in (b"\x00", b"\x80"),
+}
+
+
+def _confirmed(magic: bytes, head: bytes) -> bool:
+    check = _CONFIRM.get(magic)
+    return check is None or bool(check(head))
 
 
 def not_text_reason(head: bytes) -> str | None:

@@ -6,6 +6,7 @@ Chroma's default one (which downloads a model) can never run.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shutil
@@ -22,6 +23,30 @@ from index.keyword import Filters
 
 class StoreError(RuntimeError):
     """The vector store cannot be opened or used; the message says what to do."""
+
+
+GENERATION_KEY = "dispatch_qa_generation"  # collection metadata: the records generation it mirrors
+
+# Failures that say nothing about the files' integrity: the store must never be wiped for these.
+_NOT_DAMAGE_ERRNOS = {errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EROFS, errno.EMFILE, errno.ENFILE,
+                      errno.EDQUOT, errno.EBUSY, errno.EAGAIN, errno.ENOMEM}
+_NOT_DAMAGE_WORDS = ("locked", "permission denied", "read-only", "readonly", "no space", "disk full",
+                     "too many open files", "out of memory", "cannot allocate", "not installed")
+
+
+def is_damage(exc: BaseException) -> bool:
+    """Whether a failure to open the embedded store means its files are damaged (rebuild them) rather
+    than an environment problem: permissions, a full or read-only disk, a lock, a missing package."""
+    for e in (exc, exc.__cause__, exc.__context__):
+        if e is None:
+            continue
+        if isinstance(e, (ImportError, MemoryError, PermissionError)):
+            return False
+        if isinstance(e, OSError) and e.errno in _NOT_DAMAGE_ERRNOS:
+            return False
+        if any(word in str(e).lower() for word in _NOT_DAMAGE_WORDS):
+            return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -112,6 +137,15 @@ class VectorStore:
     def count(self) -> int:
         return int(self._collection.count())
 
+    @property
+    def generation(self) -> int | None:
+        """The records generation this collection was last brought in step with (None: never)."""
+        value = (self._collection.metadata or {}).get(GENERATION_KEY)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    def set_generation(self, generation: int) -> None:
+        self._collection.modify(metadata={GENERATION_KEY: int(generation)})
+
     def all_ids(self) -> set[str]:
         ids: set[str] = set()
         offset, page = 0, 5000
@@ -193,7 +227,10 @@ def wipe_embedded_store(config: ChromaConfig) -> None:
             SharedSystemClient.clear_system_cache()
         except Exception:
             pass
-        shutil.rmtree(config.path)
+        if config.path.is_dir() and not config.path.is_symlink():
+            shutil.rmtree(config.path)
+        else:  # a file (or link) where the store's folder belongs
+            config.path.unlink()
 
 
 def release_clients() -> None:

@@ -25,6 +25,14 @@ PSEUDO_FILESYSTEMS = (Path("/proc"), Path("/sys"))
 class Scan:
     files: list[Path] = field(default_factory=list)  # to load, sorted by path relative to the root
     problems: list[tuple[str, str]] = field(default_factory=list)  # (absolute path, reason)
+    # Files or folders that could not be read this time (an error, not a verdict on them): documents
+    # indexed from them before are kept, not taken for deleted.
+    unreadable: list[Path] = field(default_factory=list)
+
+    def keeps(self, source_path: str) -> bool:
+        """Whether a document indexed from ``source_path`` must be kept although it was not seen."""
+        path = Path(source_path)
+        return any(path == p or p in path.parents for p in self.unreadable)
 
 
 def _kind(mode: int) -> str:
@@ -99,7 +107,9 @@ def scan(root: Path, follow_symlinks: bool = False) -> Scan:
         try:
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
         except OSError as exc:
-            out.problems.append((os.path.abspath(folder), f"cannot list this folder ({exc.strerror or exc})"))
+            out.problems.append((os.path.abspath(folder), f"cannot list this folder ({exc.strerror or exc}); "
+                                 "its indexed documents are kept"))
+            out.unreadable.append(Path(folder).resolve())
             continue
         for entry in entries:
             if entry.name.startswith("."):
@@ -135,6 +145,7 @@ def _entry_mode(entry: os.DirEntry, path: Path, real_root: Path, follow_symlinks
         return os.stat(path).st_mode
     except OSError as exc:
         out.problems.append((os.path.abspath(path), f"cannot be read ({exc.strerror or exc}); skipped"))
+        out.unreadable.append(path.resolve())
         return None
 
 

@@ -1,5 +1,7 @@
 """The BM25 keyword index on tiny hand-made records: chunk scores, document scores, persistence."""
 
+import pytest
+
 from index.keyword import Filters, KeywordIndex
 from index.records import ChunkRecord, DocumentRecord, Records
 
@@ -58,3 +60,42 @@ def test_filters_and_persistence_round_trip(tmp_path):
 def test_unknown_terms_find_nothing(tmp_path):
     index = KeywordIndex.build(_records(tmp_path, DOCS))
     assert index.search(["inconnu"], 5) == []
+
+
+def _truncate(path, size):
+    with open(path, "r+b") as fh:
+        fh.truncate(size)
+
+
+def _edit_meta(folder, change):
+    import json
+
+    meta = json.loads((folder / "keyword.json").read_text(encoding="utf-8"))
+    change(meta)
+    (folder / "keyword.json").write_text(json.dumps(meta), encoding="utf-8")
+
+
+KEYWORD_DAMAGE = {
+    "npz truncated": lambda kw: _truncate(kw / "keyword.npz", 1000),
+    "npz garbage": lambda kw: (kw / "keyword.npz").write_bytes(b"PK\x03\x04" + b"\x00" * 5000),
+    "npz byte flipped": lambda kw: (kw / "keyword.npz").write_bytes(
+        (kw / "keyword.npz").read_bytes()[:-300] + b"\xff" + (kw / "keyword.npz").read_bytes()[-299:]),
+    "npz deleted": lambda kw: (kw / "keyword.npz").unlink(),
+    "json field missing": lambda kw: _edit_meta(kw, lambda m: m.pop("vocab")),
+    "json field emptied": lambda kw: _edit_meta(kw, lambda m: m.update(chunk_ids=[])),
+    "json ids reordered": lambda kw: _edit_meta(kw, lambda m: m["chunk_ids"].reverse()),
+    "json not an object": lambda kw: (kw / "keyword.json").write_text("[1, 2]", encoding="utf-8"),
+    "json truncated": lambda kw: _truncate(kw / "keyword.json", 20),
+}
+
+
+@pytest.mark.parametrize("damage", list(KEYWORD_DAMAGE))
+def test_a_damaged_keyword_index_is_detected_and_rebuilt(tmp_path, damage):
+    records = _records(tmp_path, DOCS)
+    folder = tmp_path / "kw"
+    expected = KeywordIndex.open(records, folder).search(["pont", "ouvri"], 3)
+    KEYWORD_DAMAGE[damage](folder)
+    assert KeywordIndex.load(folder) is None
+    rebuilt = KeywordIndex.open(records, folder)
+    assert rebuilt.search(["pont", "ouvri"], 3) == expected
+    assert KeywordIndex.load(folder) is not None  # saved again, whole

@@ -126,3 +126,27 @@ def test_a_file_over_loader_timeout_is_skipped_and_the_rest_indexed(cli, tmp_pat
     result = cli("index", corpus, "--data-dir", data, "--json")
     assert result.code == 0 and result.json["added"] == ["deep.html"]
     assert_consistent(make_settings(data))
+
+
+def test_a_folder_that_cannot_be_listed_keeps_its_documents(cli, tmp_path, monkeypatch):
+    import index.walk
+
+    corpus = copy_seeds(tmp_path / "corpus")
+    (corpus / "sub").mkdir()
+    (corpus / SEED_UNDATED).rename(corpus / "sub" / SEED_UNDATED)
+    data = tmp_path / "data"
+    assert cli("index", corpus, "--data-dir", data).code == 0
+    real_scandir = index.walk.os.scandir
+
+    def scandir(path):
+        if Path(path).name == "sub":
+            raise PermissionError(13, "Permission denied")
+        return real_scandir(path)
+
+    monkeypatch.setattr(index.walk.os, "scandir", scandir)
+    result = cli("index", corpus, "--data-dir", data, "--json")
+    assert result.code == 3 and result.json["removed"] == []
+    [failure] = result.json["failed"]
+    assert failure["file"] == str(corpus / "sub") and "cannot list this folder (Permission denied)" in failure["reason"]
+    assert {d["doc_id"] for d in cli("list", "--data-dir", data, "--json").json["documents"]} == {
+        SEED_DATED, f"sub/{SEED_UNDATED}"}

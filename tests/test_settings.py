@@ -56,6 +56,9 @@ def test_values_are_coerced_from_strings(tmp_path):
     assert s.embed_titles is False and s.lock_timeout == 2.5 and s.max_file_bytes == 1024
     assert s.data_dir == Path("~/qa-data").expanduser()
     assert load_settings({"embed_titles": True}, env, tmp_path).embed_titles is True
+    s = load_settings({}, {"DISPATCH_QA_LOADER_TIMEOUT": "0", "DISPATCH_QA_FOLLOW_SYMLINKS": "yes"}, tmp_path)
+    assert s.loader_timeout == 0 and s.follow_symlinks is True
+    assert (Settings().loader_timeout, Settings().follow_symlinks) == (10.0, False)
 
 
 @pytest.mark.parametrize("flags, env, config, expected", [
@@ -64,6 +67,8 @@ def test_values_are_coerced_from_strings(tmp_path):
     ({}, {"DISPATCH_QA_EMBED_TITLES": "maybe"}, None, "DISPATCH_QA_EMBED_TITLES"),
     ({"top_k": "0"}, {}, None, "top_k must be at least 1"),
     ({"dense_weight": "1.5"}, {}, None, "dense_weight must be between 0 and 1"),
+    ({"loader_timeout": "-1"}, {}, None, "loader_timeout must be 0 (no limit) or a positive number of seconds"),
+    ({}, {"DISPATCH_QA_FOLLOW_SYMLINKS": "sometimes"}, None, "DISPATCH_QA_FOLLOW_SYMLINKS"),
     ({}, {}, "colour = 'blue'\n", "unknown setting 'colour'"),
     ({}, {}, "top_k = [1, 2\n", "not valid TOML"),
     ({}, {}, "top_k = 'five'\n", "top_k expects int, got 'five'"),

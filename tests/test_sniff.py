@@ -25,6 +25,8 @@ def _zip() -> bytes:
     (b"\xff\xd8\xff\xe0\x00\x10JFIF", "JPEG"),
     (b"GIF89a\x01\x00", "GIF"),
     (b"BZh91AY&SY", "bzip2"),
+    (b"ID3\x04\x00\x00\x00\x00\x00", "MP3"),
+    (b"RIFF\x24\x08\x00\x00WAVEfmt ", "RIFF"),
     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 8, "Microsoft Office"),
     (b"\x00\x00\x00\x18ftypmp42", "MP4"),
     (b"SQLite format 3\x00", "SQLite"),
@@ -42,6 +44,9 @@ def test_binary_content_is_named(head, kind):
     b"\xef\xbb\xbfdate 2025-03\nTexte.",
     b"title: BZh, un mot\n\nTexte",
     b"BZh mais pas bzip2",
+    b"ID3 est un algorithme d'arbre de decision.",
+    b"RIFF : le fonds a annonce mardi une levee de 3 millions.",
+    b"OggS, Reuters -- la societe a annonce",
     b"Colonne\tcolonne\r\nTabulations\tet\fsauts.\x1b[0m",
     "é".encode() * 5000,  # a multi-byte character cut at the sniff boundary is still text
     b"",

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from index.documents import iter_files
 from index.walk import root_problem, scan
 
 TEXT = "Le préfet a inauguré le pont de Tulle mardi. Il a coûté douze millions d'euros.\n"
@@ -82,6 +83,7 @@ def test_links_inside_are_followed_and_the_rest_reported(tree):
     assert "FIFO" in reasons["fifo.txt"]
     for path in found.problems:
         assert Path(path[0]).is_absolute()
+    assert list(iter_files(root)) == found.files  # the one walker, for every caller
 
 
 def test_follow_symlinks_follows_links_out_of_the_root(tree):
