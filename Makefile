@@ -12,7 +12,7 @@ export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 export ORT_DISABLE_TELEMETRY := 1
 
-.PHONY: setup setup-llm setup-browser run index test test-fast lint eval-piaf bench clean docs
+.PHONY: setup setup-llm setup-browser run index test test-fast test-long lint eval-piaf bench clean docs
 
 setup: $(CORE_STAMP)
 
@@ -58,6 +58,11 @@ test: setup setup-llm setup-browser lint
 # Skips the llama.cpp server build and the tests that need it.
 test-fast: setup setup-browser lint
 	DISPATCH_QA_SKIP_LLM_SERVER=1 $(BIN)/pytest -q
+
+# The long property runs (docs/reliability.md): the indexing state machine until at least 200 steps
+# (kills, damages, counts in test-artifacts/state_machine-long.json) and 300 generated hostile files.
+test-long: setup
+	DISPATCH_QA_LONG=1 $(BIN)/pytest -q tests/test_state_machine.py tests/test_loader_fuzz.py
 
 eval-piaf: setup
 	$(BIN)/dispatch-qa eval --data-dir .bench/piaf --questions ../shared/data/piaf_dev_questions.jsonl \
