@@ -12,6 +12,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from assistant.antecedent import quote_start
+from assistant.highlight import highlight_span
 from assistant.language import question_language
 from assistant.retrieval import Passage
 from index.chunking import Span, split_sentences
@@ -33,6 +35,8 @@ class Citation:
     start: int
     end: int
     score: float
+    # Document offsets, inside start..end, of the few words that answer (assistant/highlight.py).
+    highlight: dict[str, int] | None = None
 
 
 @dataclass
@@ -76,6 +80,8 @@ class Candidate:
     score: float
     coverage: float
     features: dict[str, float] | None = None
+    # False when the sentence's subject points back beyond a line or heading (assistant/antecedent.py)
+    standalone: bool = True
 
 
 # Question-type cues: what kind of token an answer to "qui/quand/combien/où" usually holds.
@@ -165,8 +171,13 @@ def compose(question: str, passages: list[Passage], docs: dict[str, DocumentReco
     citations: list[Citation] = []
     parts: list[str] = []
     sentences: list[AnswerSentence] = []
+    kind = question_type(question)
     for marker, cand in enumerate(chosen, start=1):
-        citations.append(_citation(marker, cand))
+        citation = _citation(marker, cand)
+        found = highlight_span(question, kind, citation.quote)
+        if found is not None:
+            citation.highlight = {"start": cand.start + found[0], "end": cand.start + found[1]}
+        citations.append(citation)
         quote = cand.doc.text[cand.start:cand.end]
         parts.append(f"{_one_line(quote)} [{marker}]")
         sentences.append(AnswerSentence(text=_one_line(quote), markers=[marker], supported=True))
@@ -261,13 +272,14 @@ def _candidates(question: str, q_terms: list[str], passages: list[Passage], docs
             if (doc.doc_id, span.start) in seen:
                 continue
             seen.add((doc.doc_id, span.start))
+            opens_at = quote_start(doc.text, spans, i)
             neighbours = [terms_of[j] for j in (i - 1, i + 1) if j in terms_of]
             feats = sentence_features(q_terms, q_bigrams, weights, total, terms_of[i], neighbours, title_terms,
                                       share, rank, cues[i])
             coverage = feats["coverage"] + feats["title_coverage"]
-            out.append(Candidate(passage=passage, doc=doc, start=span.start, end=span.end,
-                                 score=sentence_score(feats), coverage=coverage,
-                                 features=feats if with_features else None))
+            out.append(Candidate(passage=passage, doc=doc, start=span.start if opens_at is None else opens_at,
+                                 end=span.end, score=sentence_score(feats), coverage=coverage,
+                                 features=feats if with_features else None, standalone=opens_at is not None))
     return out
 
 
@@ -329,12 +341,13 @@ def _best_passage_coverage(q_terms: list[str], passages: list[Passage], docs: di
 
 
 def _choose(candidates: list[Candidate], n: int) -> list[Candidate]:
-    """The n best sentences. No cut-off on weaker ones: the answer often sits in the second."""
+    """The n best sentences, those that stand on their own first (a sentence opening on "il" whose
+    antecedent is beyond reach comes only when nothing else is left). Quotes never overlap."""
     chosen: list[Candidate] = []
-    for cand in sorted(candidates, key=lambda c: -c.score):
+    for cand in sorted(candidates, key=lambda c: (not c.standalone, -c.score)):
         if len(chosen) >= n:
             break
-        if not any(c.doc.doc_id == cand.doc.doc_id and c.start == cand.start for c in chosen):
+        if not any(c.doc.doc_id == cand.doc.doc_id and c.start < cand.end and cand.start < c.end for c in chosen):
             chosen.append(cand)
     return chosen
 

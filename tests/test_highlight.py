@@ -1,0 +1,50 @@
+"""The words that answer (assistant/highlight.py) and the eval's span metrics, on tiny strings."""
+
+from __future__ import annotations
+
+from assistant.answer import question_type
+from assistant.evaluate import dangling_answer, highlighted_text, normalize_span, span_exact_match, span_f1
+from assistant.highlight import highlight_span
+
+
+def _hl(question: str, quote: str) -> str | None:
+    found = highlight_span(question, question_type(question), quote)
+    return None if found is None else quote[found[0]:found[1]]
+
+
+def test_number_with_its_unit():
+    assert _hl("Combien d'euros Kallas propose-t-elle ?",
+               "Kaja Kallas veut proposer jusqu'à 40 milliards d'euros d'aide.") == "40 milliards d'euros"
+
+
+def test_date():
+    assert _hl("En quelle année le traité a-t-il été signé ?", "Le traité fut signé en 1648 à Münster.") in ("en 1648", "1648")
+    assert _hl("Quand la ville a-t-elle été reprise ?", "La ville a été reprise le 12 mars 2025 par l'armée.") \
+        == "le 12 mars 2025"
+
+
+def test_person_not_already_in_the_question():
+    assert _hl("Qui est le porte-parole du Kremlin ?", "Le porte-parole du Kremlin, Dmitri Peskov, a parlé.") \
+        == "Dmitri Peskov"
+
+
+def test_place():
+    assert _hl("Où se tenait la réunion du G7 ?", "La réunion du G7 se tenait au Canada cette semaine.") == "Canada"
+
+
+def test_nothing_that_fits_is_none():
+    assert _hl("Combien de soldats ?", "Aucun chiffre n'a été donné.") is None
+
+
+def test_normalised_exact_match_and_f1():
+    assert normalize_span("L'Élysée.") == "elysee"
+    assert span_exact_match("le Canada", ["Canada"]) == 1.0
+    assert span_f1(None, ["Canada"]) == 0.0
+    assert abs(span_f1("Dmitri Peskov a dit", ["Dmitri Peskov"]) - 2 / 3) < 1e-9
+
+
+def test_highlighted_text_of_a_row_and_dangling_answers():
+    row = {"doc_id": "d", "quote": "au Canada.", "start": 10, "end": 20, "highlight": {"start": 13, "end": 19}}
+    assert highlighted_text(row) == "Canada"
+    assert highlighted_text("doc-id") is None
+    assert dangling_answer("« Il a dit non. [1]") and not dangling_answer("Il y a eu deux morts. [1]")
