@@ -102,23 +102,61 @@ def highlight_span(question: str, kind: str | None, quote: str) -> tuple[int, in
     return _generic(quote, anchors, stems)
 
 
+GENERIC_MAX_WORDS = 4
+
+
 def _generic(quote: str, anchors: list[int], stems: set[str]) -> tuple[int, int] | None:
-    """The clause piece nearest the question's words, trimmed of what the question already says."""
-    pieces: list[tuple[int, int]] = []
+    """The words right next to the question's own words that the question does not say: a run of
+    them inside one clause, cut to a few words on the side facing the question's words."""
+    pieces: list[tuple[float, int, int]] = []
     for clause in _CLAUSE_RE.finditer(quote):
         words = list(_WORD_RE.finditer(clause.group(0)))
         base = clause.start()
-        # runs of words that are not the question's
-        run: list[re.Match[str]] = []
-        for w in words + [None]:  # type: ignore[list-item]
-            if w is not None and _stem(w.group(0)) not in stems:
-                run.append(w)
+        is_q = [_stem(w.group(0)) in stems and _fold(w.group(0)) not in _STOP for w in words]
+        i = 0
+        while i < len(words):
+            if is_q[i]:
+                i += 1
                 continue
-            while run and _fold(run[0].group(0)) in _STOP:
-                run.pop(0)
-            while run and _fold(run[-1].group(0)) in _STOP:
-                run.pop()
+            j = i
+            while j < len(words) and not is_q[j]:
+                j += 1
+            run = words[i:j]
+            left_q, right_q = i > 0, j < len(words)
+            if left_q or not right_q:
+                run = _trim(run[:GENERIC_MAX_WORDS + 2])[:GENERIC_MAX_WORDS]
+                side = 0.0 if left_q else 2.0
+            else:
+                run = _trim(run[-(GENERIC_MAX_WORDS + 2):])[-GENERIC_MAX_WORDS:]
+                side = 1.0
+            run = _trim(run)
             if run:
-                pieces.append((base + run[0].start(), base + run[-1].end()))
-            run = []
-    return _best(pieces, quote, anchors, stems)
+                pieces.append((side, base + run[0].start(), base + run[-1].end()))
+            i = j
+    ranked = [p for p in pieces if _new(quote[p[1]:p[2]], stems)]
+    if not ranked:
+        return None
+    best = min(ranked, key=lambda p: (p[0] + _distance((p[1], p[2]), anchors) / 40.0, p[1]))
+    return best[1], best[2]
+
+
+def _trim(run: list[re.Match[str]]) -> list[re.Match[str]]:
+    while run and _fold(run[0].group(0)) in _STOP:
+        run = run[1:]
+    while run and _fold(run[-1].group(0)) in _STOP:
+        run = run[:-1]
+    return run
+
+
+def quote_parts(quote: str, start: int, highlight: dict[str, int] | None) -> tuple[str, str, str]:
+    """The quote on one line, cut around its highlight: (before, highlighted, after); the middle is
+    empty when there is none or it does not lie inside the quote."""
+    lo = hi = -1
+    if highlight:
+        lo, hi = highlight.get("start", -1) - start, highlight.get("end", -1) - start
+    if not 0 <= lo < hi <= len(quote):
+        return " ".join(quote.split()), "", ""
+    before, mid, after = quote[:lo], quote[lo:hi], quote[hi:]
+    line = " ".join(f"{before}\x00{mid}\x00{after}".split())
+    parts = line.split("\x00")
+    return parts[0], parts[1], parts[2]

@@ -48,3 +48,45 @@ def test_highlighted_text_of_a_row_and_dangling_answers():
     assert highlighted_text(row) == "Canada"
     assert highlighted_text("doc-id") is None
     assert dangling_answer("« Il a dit non. [1]") and not dangling_answer("Il y a eu deux morts. [1]")
+
+
+# -- shown: terminal, chat, dispatch viewer, Markdown -------------------------------------------
+
+CITATION = {"marker": 1, "doc_id": "d", "source_path": "/x/d.txt", "title": "T", "date": None, "source": None,
+            "quote": "La réunion se tenait\nau <Canada>.", "start": 100, "end": 133, "score": 1.0,
+            "highlight": {"start": 124, "end": 131}}
+
+
+def test_quote_parts_on_one_line():
+    from assistant.highlight import quote_parts
+
+    assert quote_parts(CITATION["quote"], 100, CITATION["highlight"]) == ("La réunion se tenait au ", "<Canada", ">.")
+    assert quote_parts("a  b", 0, None) == ("a b", "", "")
+    assert quote_parts("a b", 0, {"start": 5, "end": 9}) == ("a b", "", "")
+
+
+def test_chat_card_and_markdown_mark_the_words():
+    from ui.render import answer_markdown, quote_html, sources_html
+
+    assert quote_html(CITATION) == 'La réunion se tenait au <strong class="dq-hl">&lt;Canada</strong>&gt;.'
+    assert '<strong class="dq-hl">' in sources_html({"question": "q", "citations": [CITATION]}, 0)
+    md = answer_markdown({"question": "q", "answer": "a [1]", "citations": [CITATION], "language": "fr"})
+    assert "> La réunion se tenait au **<Canada**>." in md
+
+
+def test_dispatch_viewer_marks_the_words_inside_the_passage():
+    from ui.render import dispatch_html
+
+    text = "x" * 100 + CITATION["quote"] + " fin"
+    html = dispatch_html({"doc_id": "d", "text": text}, CITATION, "fr")
+    assert '<mark class="dq-mark">La réunion se tenait\nau <strong class="dq-hl">&lt;Canada</strong>&gt;.</mark>' in html
+
+
+def test_terminal_bold_only_when_asked():
+    from types import SimpleNamespace
+
+    from assistant.cli import _source_lines
+
+    c = SimpleNamespace(**CITATION)
+    assert _source_lines("[1]", c)[2] == "    « La réunion se tenait au <Canada>. »"
+    assert _source_lines("[1]", c, bold=True)[2] == "    « La réunion se tenait au \033[1m<Canada\033[0m>. »"
