@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from assistant.antecedent import quote_start
+from assistant.antecedent import lead_sentence, quote_start
 from assistant.highlight import highlight_span
 from assistant.language import question_language
 from assistant.retrieval import Passage
@@ -61,13 +61,15 @@ class Answer:
     language: str = "fr"
     retrieved_doc_ids: list[str] = field(default_factory=list)
     schema_version: int = SCHEMA_VERSION
+    # The earlier question an elliptic one continues ("Et lui ?"); None when it stands on its own.
+    follow_up_of: str | None = None
     # What decided answering vs abstaining (lexical coverage, best cosine above background); not in the JSON.
     evidence: tuple[float, float] = (0.0, 0.0)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         order = ["schema_version", "question", "answer", "abstained", "citations", "related", "timings_ms",
-                 "mode", "fallback", "fallback_reason", "sentences", "language", "retrieved_doc_ids"]
+                 "mode", "fallback", "fallback_reason", "sentences", "language", "retrieved_doc_ids", "follow_up_of"]
         return {k: data[k] for k in order}
 
 
@@ -82,6 +84,9 @@ class Candidate:
     features: dict[str, float] | None = None
     # False when the sentence's subject points back beyond a line or heading (assistant/antecedent.py)
     standalone: bool = True
+    # For such a sentence, the one before it across the paragraph break, which names the subject:
+    # cited just before it (assistant/antecedent.py lead_sentence).
+    lead: tuple[int, int] | None = None
 
 
 # Question-type cues: what kind of token an answer to "qui/quand/combien/où" usually holds.
@@ -273,13 +278,15 @@ def _candidates(question: str, q_terms: list[str], passages: list[Passage], docs
                 continue
             seen.add((doc.doc_id, span.start))
             opens_at = quote_start(doc.text, spans, i)
+            lead = lead_sentence(doc.text, all_spans, span) if opens_at is None else None
             neighbours = [terms_of[j] for j in (i - 1, i + 1) if j in terms_of]
             feats = sentence_features(q_terms, q_bigrams, weights, total, terms_of[i], neighbours, title_terms,
                                       share, rank, cues[i])
             coverage = feats["coverage"] + feats["title_coverage"]
             out.append(Candidate(passage=passage, doc=doc, start=span.start if opens_at is None else opens_at,
                                  end=span.end, score=sentence_score(feats), coverage=coverage,
-                                 features=feats if with_features else None, standalone=opens_at is not None))
+                                 features=feats if with_features else None, standalone=opens_at is not None,
+                                 lead=(lead.start, lead.end) if lead else None))
     return out
 
 
@@ -341,14 +348,26 @@ def _best_passage_coverage(q_terms: list[str], passages: list[Passage], docs: di
 
 
 def _choose(candidates: list[Candidate], n: int) -> list[Candidate]:
-    """The n best sentences, those that stand on their own first (a sentence opening on "il" whose
-    antecedent is beyond reach comes only when nothing else is left). Quotes never overlap."""
+    """The n best sentences, those that stand on their own first. One opening on "il" after a
+    paragraph break comes with the sentence before it, cited first; one whose antecedent is beyond
+    reach (a heading between) comes only when nothing else is left. Quotes never overlap."""
     chosen: list[Candidate] = []
-    for cand in sorted(candidates, key=lambda c: (not c.standalone, -c.score)):
+
+    def free(start: int, end: int, doc_id: str) -> bool:
+        return not any(c.doc.doc_id == doc_id and c.start < end and start < c.end for c in chosen)
+
+    for cand in sorted(candidates, key=lambda c: (not c.standalone and c.lead is None, -c.score)):
         if len(chosen) >= n:
             break
-        if not any(c.doc.doc_id == cand.doc.doc_id and c.start < cand.end and cand.start < c.end for c in chosen):
+        if not free(cand.start, cand.end, cand.doc.doc_id):
+            continue
+        if cand.standalone:
             chosen.append(cand)
+        elif cand.lead is not None:
+            if len(chosen) + 2 <= n and free(*cand.lead, cand.doc.doc_id):
+                chosen += [replace(cand, start=cand.lead[0], end=cand.lead[1], standalone=True, lead=None), cand]
+        else:
+            chosen.append(cand)  # sorted last: only when too few others are left
     return chosen
 
 

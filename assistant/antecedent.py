@@ -23,8 +23,13 @@ _TITLES = ("président|présidente|ministre|premier ministre|première ministre|
            "porte-parole|secrétaire|dirigeant|dirigeante|chef|cheffe|maire|roi|reine|pape|général|"
            "entraîneur|directeur|directrice|patron|patronne|candidat|candidate|souverain|prince|princesse|"
            "joueur|joueuse|artiste|écrivain|auteur|chanteur|chanteuse|acteur|actrice|empereur|ancien président")
-_BARE_TITLE_RE = re.compile(r"^(?:[^,.;:!?]{0,40},\s*)?(?:le|la|l'|l’)\s*(?:" + _TITLES + r")\b(?-i:(?!\s+[A-ZÀ-Ý]))",
-                            re.IGNORECASE)
+# A title is the bare subject only when a verb follows it at once ("Le président a dit"), not when
+# a name or a complement does ("La secrétaire de presse, Karoline Leavitt, a dit").
+_VERB_NEXT = (r"a|avait|aura|aurait|est|était|sera|serait|s['’]est|se|n['’]a|ne|y|qui|lui-même|elle-même|doit|"
+              r"devait|peut|pourrait|veut|voulait|dit|estime|affirme|déclare|souligne|ajoute|rappelle|explique|"
+              r"assure|annonce|indique|précise|juge|refuse|accepte")
+_BARE_TITLE_RE = re.compile(r"^(?:[^,.;:!?]{0,40},\s*)?(?:le|la|l'|l’)\s*(?:" + _TITLES + r")\s+(?:" + _VERB_NEXT
+                            + r")\b", re.IGNORECASE)
 _NAME_RE = re.compile(r"\b[A-ZÀ-Ý][a-zà-ÿ'-]+")
 _LINE_BREAKS = "\n\r\u2028\u2029\x85\x0b\x0c"
 
@@ -80,3 +85,19 @@ def quote_start(text: str, spans: list[Span], i: int, max_back: int = 2) -> int 
             return None
         j -= 1
     return None
+
+
+def lead_sentence(text: str, all_spans: list[Span], span: Span) -> Span | None:
+    """For a sentence whose subject points back across a paragraph break (one-sentence paragraphs,
+    as agencies write them), the sentence just before it when that one stands on its own and no
+    heading lies between: cited first, as a quote of its own, it names the subject."""
+    k = next((n for n, s in enumerate(all_spans) if s.start == span.start), None)
+    if not k:
+        return None
+    prev = all_spans[k - 1]
+    if prev.kind != "sentence":
+        return None  # a heading in between: a new section, maybe a new subject
+    before = all_spans[k - 2] if k >= 2 and all_spans[k - 2].kind == "sentence" else None
+    if needs_antecedent(text[prev.start:prev.end], text[before.start:before.end] if before else None):
+        return None
+    return prev

@@ -29,6 +29,7 @@ def test_references_that_need_the_sentence_before():
     assert needs_antecedent("Le président a refusé.", "Emmanuel Macron est arrivé à Kiev.")
     assert not needs_antecedent("Le président a refusé.", "la réunion a commencé tard.")
     assert not needs_antecedent("Le président Macron a refusé.", "Emmanuel Macron est arrivé.")
+    assert not needs_antecedent("La secrétaire de presse, Karoline Leavitt, a dit non.", "Kiev a parlé.")
 
 
 def test_a_pronoun_is_quoted_with_the_sentence_that_names_it():
@@ -50,3 +51,17 @@ def test_never_across_a_line_or_heading():
 def test_a_standalone_sentence_keeps_its_start():
     text = "Poutine a parlé. Le Kremlin a répondu."
     assert _start_of(text, "Le Kremlin") == text.index("Le Kremlin")
+
+
+def test_a_one_sentence_paragraph_leads_the_next_but_a_heading_does_not():
+    from assistant.antecedent import lead_sentence
+
+    text = "Marco Rubio a parlé.\n\nIl s'exprimait au Canada."
+    spans = split_sentences(text)
+    assert lead_sentence(text, spans, spans[-1]) == spans[0]
+    text = "Marco Rubio a parlé.\n\n## Réactions\n\nIl s'exprimait au Canada."
+    spans = split_sentences(text)
+    assert lead_sentence(text, spans, spans[-1]) is None
+    text = "Paris.\n\nIl a parlé.\n\nIl s'exprimait au Canada."
+    spans = split_sentences(text)
+    assert lead_sentence(text, spans, spans[-1]) is None  # the one before points back too
