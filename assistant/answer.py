@@ -7,9 +7,11 @@ and shows them as related reading instead.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from assistant.antecedent import lead_sentence, quote_start
@@ -137,6 +139,9 @@ class AnswerParams:
     # lexical coverage cannot vouch for it.
     abstain_dense_margin: float
     passages_considered: int = 5
+    # Further sentences only when they add support (_supporting). Off: on PIAF dev it costs ~4 points
+    # of answer-hit for 1.5 sentences per answer instead of 2.
+    second_needs_support: bool = False
 
 
 # Share of an English question's sentence score taken from embedding similarity (rescaled to the
@@ -173,6 +178,8 @@ def compose(question: str, passages: list[Passage], docs: dict[str, DocumentReco
     if similarity is not None and language != "fr":
         candidates = _with_similarity(candidates, similarity)
     chosen = _choose(candidates, params.max_sentences)
+    if params.second_needs_support:
+        chosen = _supporting(chosen, question, q_terms, term_weights)
     citations: list[Citation] = []
     parts: list[str] = []
     sentences: list[AnswerSentence] = []
@@ -206,17 +213,29 @@ def abstention_message(language: str) -> str:
             "sont listés comme liés.")
 
 
-# Weights of the sentence features below, fitted by logistic regression on half of the PIAF dev
-# questions (label: the sentence holds the gold answer) and checked on the other half.
-SENTENCE_WEIGHTS = {
+# Hand-set weights of the sentence features below; assistant/sentence_weights.json, when present,
+# holds weights fitted by logistic regression on half of the PIAF dev questions
+# (scripts/fit_sentence_scorer.py, label: the sentence holds the gold answer).
+DEFAULT_SENTENCE_WEIGHTS = {
     "coverage": 2.0, "title_coverage": 0.5, "neighbour_coverage": 0.5, "bigrams": 1.0, "passage": 1.0,
-    "top_passage": 0.3, "cue": 0.5, "novelty": 0.5, "length": 0.0,
+    "top_passage": 0.3, "cue": 0.5, "novelty": 0.5, "length": 0.0, "answer_span": 0.0,
 }
+
+
+def _load_weights() -> dict[str, float]:
+    path = Path(__file__).with_name("sentence_weights.json")
+    if not path.is_file():
+        return dict(DEFAULT_SENTENCE_WEIGHTS)
+    fitted = json.loads(path.read_text(encoding="utf-8"))["weights"]
+    return {k: float(fitted.get(k, 0.0)) for k in DEFAULT_SENTENCE_WEIGHTS}
+
+
+SENTENCE_WEIGHTS = _load_weights()
 
 
 def sentence_features(q_terms: list[str], q_bigrams: set[tuple[str, str]], weights: dict[str, float],
                       total: float, terms: list[str], neighbour_terms: list[list[str]], title_terms: set[str],
-                      passage_share: float, rank: int, cue: float) -> dict[str, float]:
+                      passage_share: float, rank: int, cue: float, answer_span: float = 0.0) -> dict[str, float]:
     """What makes a sentence the answer: it says what the question says, and something more."""
     present = set(terms)
     coverage = sum(weights.get(t, 0.0) for t in q_terms if t in present) / total
@@ -229,7 +248,7 @@ def sentence_features(q_terms: list[str], q_bigrams: set[tuple[str, str]], weigh
     novelty = len([t for t in terms if t not in q_set]) / len(terms) if terms else 0.0
     return {"coverage": coverage, "title_coverage": with_title - coverage, "neighbour_coverage": around,
             "bigrams": bigrams, "passage": passage_share, "top_passage": 1.0 if rank == 0 else 0.0,
-            "cue": cue, "novelty": novelty, "length": min(len(terms), 60) / 60.0}
+            "cue": cue, "novelty": novelty, "length": min(len(terms), 60) / 60.0, "answer_span": answer_span}
 
 
 def sentence_score(features: dict[str, float]) -> float:
@@ -271,6 +290,8 @@ def _candidates(question: str, q_terms: list[str], passages: list[Passage], docs
             # exactly the terms of analyze(title + "\n" + passage text).
             passage_terms[rank] = title_terms.union(*(terms_of[i] for i in inside))
         cues = {i: cue_score(kind, doc.text[spans[i].start:spans[i].end], question) for i in terms_of}
+        typed = {i: 0.0 if kind is None or highlight_span(question, kind, doc.text[spans[i].start:spans[i].end]) is None
+                 else 1.0 for i in inside}
         share = passage.score / top_score
         for i in inside:
             span = spans[i]
@@ -281,7 +302,7 @@ def _candidates(question: str, q_terms: list[str], passages: list[Passage], docs
             lead = lead_sentence(doc.text, all_spans, span) if opens_at is None else None
             neighbours = [terms_of[j] for j in (i - 1, i + 1) if j in terms_of]
             feats = sentence_features(q_terms, q_bigrams, weights, total, terms_of[i], neighbours, title_terms,
-                                      share, rank, cues[i])
+                                      share, rank, cues[i], typed[i])
             coverage = feats["coverage"] + feats["title_coverage"]
             out.append(Candidate(passage=passage, doc=doc, start=span.start if opens_at is None else opens_at,
                                  end=span.end, score=sentence_score(feats), coverage=coverage,
@@ -369,6 +390,32 @@ def _choose(candidates: list[Candidate], n: int) -> list[Candidate]:
         else:
             chosen.append(cand)  # sorted last: only when too few others are left
     return chosen
+
+
+def _supporting(chosen: list[Candidate], question: str, q_terms: list[str],
+                weights: dict[str, float]) -> list[Candidate]:
+    """The best sentence, then each further one only when it adds support: a question term the ones
+    before lack, or the asked-for kind of answer (a number, a date, a name). A paragraph-opening
+    pronoun always comes with the sentence it needs."""
+    if len(chosen) <= 1:
+        return chosen
+    kind = question_type(question)
+    kept = [chosen[0]]
+    have = set(analyze(_quote(chosen[0])))
+    for cand in chosen[1:]:
+        terms = set(analyze(_quote(cand)))
+        paired = cand.lead is not None and any(k.doc.doc_id == cand.doc.doc_id and (k.start, k.end) == cand.lead
+                                               for k in kept)
+        new_terms = any(weights.get(t, 0.0) > 0 and t in terms and t not in have for t in q_terms)
+        new_type = kind is not None and cue_score(kind, _quote(cand), question) > 0
+        if paired or new_terms or new_type:
+            kept.append(cand)
+            have |= terms
+    return kept
+
+
+def _quote(cand: Candidate) -> str:
+    return cand.doc.text[cand.start:cand.end]
 
 
 def _related(candidates: list[Candidate], passages: list[Passage], docs: dict[str, DocumentRecord],
