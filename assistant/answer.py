@@ -290,7 +290,8 @@ def _candidates(question: str, q_terms: list[str], passages: list[Passage], docs
             # exactly the terms of analyze(title + "\n" + passage text).
             passage_terms[rank] = title_terms.union(*(terms_of[i] for i in inside))
         cues = {i: cue_score(kind, doc.text[spans[i].start:spans[i].end], question) for i in terms_of}
-        typed = {i: 0.0 if kind is None or highlight_span(question, kind, doc.text[spans[i].start:spans[i].end]) is None
+        typed = {i: 0.0 if kind is None or not (with_features or SENTENCE_WEIGHTS["answer_span"])
+                 or highlight_span(question, kind, doc.text[spans[i].start:spans[i].end]) is None
                  else 1.0 for i in inside}
         share = passage.score / top_score
         for i in inside:
