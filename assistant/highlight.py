@@ -5,7 +5,9 @@ already say, nearest to the words it does say. Offsets are the document's, insid
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 from index.french import fold_accents
 
@@ -84,8 +86,38 @@ def _names(quote: str, stems: set[str]) -> list[tuple[int, int]]:
     return out
 
 
+WEIGHTS_PATH = Path(__file__).with_name("highlight_weights.json")
+_weights: list[float] | None = None
+
+
+def learned_weights() -> list[float] | None:
+    """The span scorer fitted by scripts/fit_highlight.py, when its file is there."""
+    global _weights
+    if _weights is None and WEIGHTS_PATH.is_file():
+        _weights = [float(w) for w in json.loads(WEIGHTS_PATH.read_text(encoding="utf-8"))["weights"]]
+    return _weights
+
+
 def highlight_span(question: str, kind: str | None, quote: str) -> tuple[int, int] | None:
-    """Offsets inside `quote` of the words that answer, or None when nothing fits the question."""
+    """Offsets inside `quote` of the words that answer, or None when nothing fits the question:
+    the best-scoring candidate span under the learned weights, else the rules below."""
+    weights = learned_weights()
+    if weights is None or kind is not None:
+        # A number, date, name or place: the rules find it better than the learned scorer (PIAF
+        # dev, both halves), and a quote without one has nothing to mark. The scorer takes the rest.
+        return rule_span(question, kind, quote)
+    from assistant.span_features import candidate_spans
+
+    cands = candidate_spans(question, kind, quote)
+    if not cands:
+        return None
+    best = max(cands, key=lambda c: sum(w * f for w, f in zip(weights, c[2])))
+    return best[0], best[1]
+
+
+def rule_span(question: str, kind: str | None, quote: str) -> tuple[int, int] | None:
+    """Rules: the number, date, name or place nearest the question's words; for other questions the
+    few words right next to them that the question does not say."""
     stems = question_stems(question)
     anchors = _anchors(quote, stems)
     if kind == "date":

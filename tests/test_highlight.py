@@ -90,3 +90,15 @@ def test_terminal_bold_only_when_asked():
     c = SimpleNamespace(**CITATION)
     assert _source_lines("[1]", c)[2] == "    « La réunion se tenait au <Canada>. »"
     assert _source_lines("[1]", c, bold=True)[2] == "    « La réunion se tenait au \033[1m<Canada\033[0m>. »"
+
+
+def test_the_learned_scorer_matches_the_features_and_marks_words_the_question_lacks():
+    from assistant.highlight import learned_weights
+    from assistant.span_features import candidate_spans
+
+    quote = "Le club a affronté l'US Livourne en finale, devant dix mille spectateurs."
+    question = "Quelle équipe le club a-t-il affronté en finale ?"
+    weights = learned_weights()
+    assert weights is not None and len(weights) == len(candidate_spans(question, None, quote)[0][2])
+    found = _hl(question, quote)
+    assert found and "club" not in found and "finale" not in found
