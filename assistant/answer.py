@@ -110,7 +110,8 @@ def question_type(question: str) -> str | None:
         return "number"
     if re.search(r"\b(quand|en quelle annee|a quelle date|quelle annee|quel siecle|depuis quand|when|what year)\b", q):
         return "date"
-    if re.search(r"\b(qui|who|whom|par qui|de qui|a qui)\b", head) or re.match(r"^(qui|who)\b", q):
+    thing = re.search(r"\bqu\W?est\W?ce qui\b", q)  # "qu'est-ce qui": a thing, not a person
+    if not thing and (re.search(r"\b(qui|who|whom|par qui|de qui|a qui)\b", head) or re.match(r"^(qui|who)\b", q)):
         return "person"
     if re.search(r"\b(ou|where|dans quel pays|dans quelle ville|quel pays|quelle ville|quelle region)\b", head):
         return "place"

@@ -102,3 +102,8 @@ def test_the_learned_scorer_matches_the_features_and_marks_words_the_question_la
     assert weights is not None and len(weights) == len(candidate_spans(question, None, quote)[0][2])
     found = _hl(question, quote)
     assert found and "club" not in found and "finale" not in found
+
+
+def test_qu_est_ce_qui_asks_for_a_thing_not_a_person():
+    assert question_type("Qu'est-ce qui a ralenti l'émergence d'une musique nationale ?") is None
+    assert question_type("Par qui est codifié le théâtre romantique ?") == "person"
