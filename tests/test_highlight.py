@@ -107,3 +107,15 @@ def test_the_learned_scorer_matches_the_features_and_marks_words_the_question_la
 def test_qu_est_ce_qui_asks_for_a_thing_not_a_person():
     assert question_type("Qu'est-ce qui a ralenti l'émergence d'une musique nationale ?") is None
     assert question_type("Par qui est codifié le théâtre romantique ?") == "person"
+
+
+def test_chat_answer_body_marks_the_words_and_says_what_it_follows():
+    from ui.render import answer_body_html
+
+    answer = {"answer": "La réunion se tenait au <Canada>. [1]", "citations": [CITATION], "language": "fr",
+              "mode": "extractive", "follow_up_of": "Où était le G7 ?"}
+    body = answer_body_html(answer, 0)
+    assert '<strong class="dq-hl">&lt;Canada</strong>&gt;.' in body and 'data-cite="1"' in body
+    assert "Suite de : Où était le G7 ?" in body
+    answer["follow_up_of"] = None
+    assert "Suite de" not in answer_body_html(answer, 0)

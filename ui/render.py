@@ -38,6 +38,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "dispatch_changed": "This dispatch changed since the answer; the cited passage is no longer in its text.",
         "dispatch_moved": "This dispatch changed since the answer; the passage was found at a new position.",
         "file": "File",
+        "follow_up": "Follow-up of: {question}",
         "passage": "passage",
         "examples": "Try a question:",
         "empty_chat": "Ask a question about the indexed dispatches. Every answer quotes its sources.",
@@ -68,6 +69,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "dispatch_changed": "Cette dépêche a changé depuis la réponse ; le passage cité n’est plus dans son texte.",
         "dispatch_moved": "Cette dépêche a changé depuis la réponse ; le passage a été retrouvé à une autre position.",
         "file": "Fichier",
+        "follow_up": "Suite de : {question}",
         "passage": "passage",
         "examples": "Essayez une question :",
         "empty_chat": "Posez une question sur les dépêches indexées. Chaque réponse cite ses sources.",
@@ -116,8 +118,11 @@ def answer_body_html(answer: dict[str, Any], turn: int) -> str:
     known = {c["marker"] for c in answer.get("citations", []) if c.get("marker") is not None}
     lang = answer.get("language") or "fr"
     notice = ""
+    if answer.get("follow_up_of"):
+        notice = (f'<div class="dq-notice dq-follow-up" role="status">'
+                  f'{esc(t(lang, "follow_up", question=answer["follow_up_of"]))}</div>')
     if answer.get("fallback"):
-        notice = (f'<div class="dq-notice" role="status">{esc(t(lang, "fallback"))}'
+        notice += (f'<div class="dq-notice" role="status">{esc(t(lang, "fallback"))}'
                   f'{(" — " + esc(answer["fallback_reason"])) if answer.get("fallback_reason") else ""}</div>')
     sentences = answer.get("sentences") or []
     if answer.get("mode") == "generative" and sentences and not answer.get("abstained"):
@@ -130,7 +135,13 @@ def answer_body_html(answer: dict[str, Any], turn: int) -> str:
                 parts.append(f'<span class="dq-sentence dq-unsupported" title="{esc(t(lang, "unsupported"))}">'
                              f'{body}<span class="dq-flag">{esc(t(lang, "unsupported"))}</span></span>')
         return notice + " ".join(parts)
-    return notice + _with_markers(answer.get("answer") or "", known, turn)
+    citations = answer.get("citations") or []
+    text = answer.get("answer") or ""
+    if citations and text == " ".join(f"{_one_line(c.get('quote', ''))} [{c['marker']}]" for c in citations):
+        # An extractive answer is its quotes: drawn from them, with the words that answer marked.
+        return notice + " ".join(quote_html(c) + " " + _with_markers(f"[{c['marker']}]", known, turn)
+                                 for c in citations)
+    return notice + _with_markers(text, known, turn)
 
 
 def _with_markers(text: str, known: set[int], turn: int) -> str:
