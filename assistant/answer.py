@@ -372,25 +372,29 @@ def _best_passage_coverage(q_terms: list[str], passages: list[Passage], docs: di
 
 def _choose(candidates: list[Candidate], n: int) -> list[Candidate]:
     """The n best sentences, those that stand on their own first. One opening on "il" after a
-    paragraph break comes with the sentence before it, cited first; one whose antecedent is beyond
+    paragraph break comes with the sentence before it, cited just before it (the pair takes one of
+    the n places, as a quote extended within its line would); one whose antecedent is beyond
     reach (a heading between) comes only when nothing else is left. Quotes never overlap."""
     chosen: list[Candidate] = []
 
     def free(start: int, end: int, doc_id: str) -> bool:
         return not any(c.doc.doc_id == doc_id and c.start < end and start < c.end for c in chosen)
 
+    taken = 0  # sentences chosen; a lead and the sentence it names count as one, like an extended quote
     for cand in sorted(candidates, key=lambda c: (not c.standalone and c.lead is None, -c.score)):
-        if len(chosen) >= n:
+        if taken >= n:
             break
         if not free(cand.start, cand.end, cand.doc.doc_id):
             continue
         if cand.standalone:
             chosen.append(cand)
         elif cand.lead is not None:
-            if len(chosen) + 2 <= n and free(*cand.lead, cand.doc.doc_id):
-                chosen += [replace(cand, start=cand.lead[0], end=cand.lead[1], standalone=True, lead=None), cand]
+            if not free(*cand.lead, cand.doc.doc_id):
+                continue
+            chosen += [replace(cand, start=cand.lead[0], end=cand.lead[1], standalone=True, lead=None), cand]
         else:
             chosen.append(cand)  # sorted last: only when too few others are left
+        taken += 1
     return chosen
 
 

@@ -22,7 +22,9 @@ def test_a_sentence_that_points_back_comes_last_or_with_its_lead():
     lead = (0, len("Marco Rubio a parlé à Ottawa."))
     paired = _cand("Il a menacé Moscou.", 9.0, standalone=False, lead=lead)
     chosen = _choose([paired, *others], 2)
-    assert [(c.start, c.end) for c in chosen] == [lead, (paired.start, paired.end)]
+    assert [(c.start, c.end) for c in chosen] == [lead, (paired.start, paired.end), (others[1].start, others[1].end)]
+    chosen = _choose([*others, paired.__class__(**{**paired.__dict__, "score": 1.5})], 2)
+    assert [c.score for c in chosen] == [2.0, 1.5, 1.5]  # a pair in the second place: lead then sentence
 
 
 def test_quotes_never_overlap():
