@@ -7,11 +7,15 @@ and shows them as related reading instead.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
+from assistant.antecedent import lead_sentence, quote_start
+from assistant.highlight import highlight_span
 from assistant.language import question_language
 from assistant.retrieval import Passage
 from index.chunking import Span, split_sentences
@@ -33,6 +37,8 @@ class Citation:
     start: int
     end: int
     score: float
+    # Document offsets, inside start..end, of the few words that answer (assistant/highlight.py).
+    highlight: dict[str, int] | None = None
 
 
 @dataclass
@@ -57,13 +63,15 @@ class Answer:
     language: str = "fr"
     retrieved_doc_ids: list[str] = field(default_factory=list)
     schema_version: int = SCHEMA_VERSION
+    # The earlier question an elliptic one continues ("Et lui ?"); None when it stands on its own.
+    follow_up_of: str | None = None
     # What decided answering vs abstaining (lexical coverage, best cosine above background); not in the JSON.
     evidence: tuple[float, float] = (0.0, 0.0)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         order = ["schema_version", "question", "answer", "abstained", "citations", "related", "timings_ms",
-                 "mode", "fallback", "fallback_reason", "sentences", "language", "retrieved_doc_ids"]
+                 "mode", "fallback", "fallback_reason", "sentences", "language", "retrieved_doc_ids", "follow_up_of"]
         return {k: data[k] for k in order}
 
 
@@ -76,6 +84,11 @@ class Candidate:
     score: float
     coverage: float
     features: dict[str, float] | None = None
+    # False when the sentence's subject points back beyond a line or heading (assistant/antecedent.py)
+    standalone: bool = True
+    # For such a sentence, the one before it across the paragraph break, which names the subject:
+    # cited just before it (assistant/antecedent.py lead_sentence).
+    lead: tuple[int, int] | None = None
 
 
 # Question-type cues: what kind of token an answer to "qui/quand/combien/où" usually holds.
@@ -97,7 +110,8 @@ def question_type(question: str) -> str | None:
         return "number"
     if re.search(r"\b(quand|en quelle annee|a quelle date|quelle annee|quel siecle|depuis quand|when|what year)\b", q):
         return "date"
-    if re.search(r"\b(qui|who|whom|par qui|de qui|a qui)\b", head) or re.match(r"^(qui|who)\b", q):
+    thing = re.search(r"\bqu\W?est\W?ce qui\b", q)  # "qu'est-ce qui": a thing, not a person
+    if not thing and (re.search(r"\b(qui|who|whom|par qui|de qui|a qui)\b", head) or re.match(r"^(qui|who)\b", q)):
         return "person"
     if re.search(r"\b(ou|where|dans quel pays|dans quelle ville|quel pays|quelle ville|quelle region)\b", head):
         return "place"
@@ -126,6 +140,9 @@ class AnswerParams:
     # lexical coverage cannot vouch for it.
     abstain_dense_margin: float
     passages_considered: int = 5
+    # Further sentences only when they add support (_supporting). Off: on PIAF dev it costs ~4 points
+    # of answer-hit for 1.5 sentences per answer instead of 2.
+    second_needs_support: bool = False
 
 
 # Share of an English question's sentence score taken from embedding similarity (rescaled to the
@@ -162,11 +179,18 @@ def compose(question: str, passages: list[Passage], docs: dict[str, DocumentReco
     if similarity is not None and language != "fr":
         candidates = _with_similarity(candidates, similarity)
     chosen = _choose(candidates, params.max_sentences)
+    if params.second_needs_support:
+        chosen = _supporting(chosen, question, q_terms, term_weights)
     citations: list[Citation] = []
     parts: list[str] = []
     sentences: list[AnswerSentence] = []
+    kind = question_type(question)
     for marker, cand in enumerate(chosen, start=1):
-        citations.append(_citation(marker, cand))
+        citation = _citation(marker, cand)
+        found = highlight_span(question, kind, citation.quote)
+        if found is not None:
+            citation.highlight = {"start": cand.start + found[0], "end": cand.start + found[1]}
+        citations.append(citation)
         quote = cand.doc.text[cand.start:cand.end]
         parts.append(f"{_one_line(quote)} [{marker}]")
         sentences.append(AnswerSentence(text=_one_line(quote), markers=[marker], supported=True))
@@ -190,17 +214,29 @@ def abstention_message(language: str) -> str:
             "sont listés comme liés.")
 
 
-# Weights of the sentence features below, fitted by logistic regression on half of the PIAF dev
-# questions (label: the sentence holds the gold answer) and checked on the other half.
-SENTENCE_WEIGHTS = {
+# Hand-set weights of the sentence features below; assistant/sentence_weights.json, when present,
+# holds weights fitted by logistic regression on half of the PIAF dev questions
+# (scripts/fit_sentence_scorer.py, label: the sentence holds the gold answer).
+DEFAULT_SENTENCE_WEIGHTS = {
     "coverage": 2.0, "title_coverage": 0.5, "neighbour_coverage": 0.5, "bigrams": 1.0, "passage": 1.0,
-    "top_passage": 0.3, "cue": 0.5, "novelty": 0.5, "length": 0.0,
+    "top_passage": 0.3, "cue": 0.5, "novelty": 0.5, "length": 0.0, "answer_span": 0.0,
 }
+
+
+def _load_weights() -> dict[str, float]:
+    path = Path(__file__).with_name("sentence_weights.json")
+    if not path.is_file():
+        return dict(DEFAULT_SENTENCE_WEIGHTS)
+    fitted = json.loads(path.read_text(encoding="utf-8"))["weights"]
+    return {k: float(fitted.get(k, 0.0)) for k in DEFAULT_SENTENCE_WEIGHTS}
+
+
+SENTENCE_WEIGHTS = _load_weights()
 
 
 def sentence_features(q_terms: list[str], q_bigrams: set[tuple[str, str]], weights: dict[str, float],
                       total: float, terms: list[str], neighbour_terms: list[list[str]], title_terms: set[str],
-                      passage_share: float, rank: int, cue: float) -> dict[str, float]:
+                      passage_share: float, rank: int, cue: float, answer_span: float = 0.0) -> dict[str, float]:
     """What makes a sentence the answer: it says what the question says, and something more."""
     present = set(terms)
     coverage = sum(weights.get(t, 0.0) for t in q_terms if t in present) / total
@@ -213,7 +249,7 @@ def sentence_features(q_terms: list[str], q_bigrams: set[tuple[str, str]], weigh
     novelty = len([t for t in terms if t not in q_set]) / len(terms) if terms else 0.0
     return {"coverage": coverage, "title_coverage": with_title - coverage, "neighbour_coverage": around,
             "bigrams": bigrams, "passage": passage_share, "top_passage": 1.0 if rank == 0 else 0.0,
-            "cue": cue, "novelty": novelty, "length": min(len(terms), 60) / 60.0}
+            "cue": cue, "novelty": novelty, "length": min(len(terms), 60) / 60.0, "answer_span": answer_span}
 
 
 def sentence_score(features: dict[str, float]) -> float:
@@ -255,19 +291,25 @@ def _candidates(question: str, q_terms: list[str], passages: list[Passage], docs
             # exactly the terms of analyze(title + "\n" + passage text).
             passage_terms[rank] = title_terms.union(*(terms_of[i] for i in inside))
         cues = {i: cue_score(kind, doc.text[spans[i].start:spans[i].end], question) for i in terms_of}
+        typed = {i: 0.0 if kind is None or not (with_features or SENTENCE_WEIGHTS["answer_span"])
+                 or highlight_span(question, kind, doc.text[spans[i].start:spans[i].end]) is None
+                 else 1.0 for i in inside}
         share = passage.score / top_score
         for i in inside:
             span = spans[i]
             if (doc.doc_id, span.start) in seen:
                 continue
             seen.add((doc.doc_id, span.start))
+            opens_at = quote_start(doc.text, spans, i)
+            lead = lead_sentence(doc.text, all_spans, span) if opens_at is None else None
             neighbours = [terms_of[j] for j in (i - 1, i + 1) if j in terms_of]
             feats = sentence_features(q_terms, q_bigrams, weights, total, terms_of[i], neighbours, title_terms,
-                                      share, rank, cues[i])
+                                      share, rank, cues[i], typed[i])
             coverage = feats["coverage"] + feats["title_coverage"]
-            out.append(Candidate(passage=passage, doc=doc, start=span.start, end=span.end,
-                                 score=sentence_score(feats), coverage=coverage,
-                                 features=feats if with_features else None))
+            out.append(Candidate(passage=passage, doc=doc, start=span.start if opens_at is None else opens_at,
+                                 end=span.end, score=sentence_score(feats), coverage=coverage,
+                                 features=feats if with_features else None, standalone=opens_at is not None,
+                                 lead=(lead.start, lead.end) if lead else None))
     return out
 
 
@@ -329,14 +371,57 @@ def _best_passage_coverage(q_terms: list[str], passages: list[Passage], docs: di
 
 
 def _choose(candidates: list[Candidate], n: int) -> list[Candidate]:
-    """The n best sentences. No cut-off on weaker ones: the answer often sits in the second."""
+    """The n best sentences, those that stand on their own first. One opening on "il" after a
+    paragraph break comes with the sentence before it, cited just before it (the pair takes one of
+    the n places, as a quote extended within its line would); one whose antecedent is beyond
+    reach (a heading between) comes only when nothing else is left. Quotes never overlap."""
     chosen: list[Candidate] = []
-    for cand in sorted(candidates, key=lambda c: -c.score):
-        if len(chosen) >= n:
+
+    def free(start: int, end: int, doc_id: str) -> bool:
+        return not any(c.doc.doc_id == doc_id and c.start < end and start < c.end for c in chosen)
+
+    taken = 0  # sentences chosen; a lead and the sentence it names count as one, like an extended quote
+    for cand in sorted(candidates, key=lambda c: (not c.standalone and c.lead is None, -c.score)):
+        if taken >= n:
             break
-        if not any(c.doc.doc_id == cand.doc.doc_id and c.start == cand.start for c in chosen):
+        if not free(cand.start, cand.end, cand.doc.doc_id):
+            continue
+        if cand.standalone:
             chosen.append(cand)
+        elif cand.lead is not None:
+            if not free(*cand.lead, cand.doc.doc_id):
+                continue
+            chosen += [replace(cand, start=cand.lead[0], end=cand.lead[1], standalone=True, lead=None), cand]
+        else:
+            chosen.append(cand)  # sorted last: only when too few others are left
+        taken += 1
     return chosen
+
+
+def _supporting(chosen: list[Candidate], question: str, q_terms: list[str],
+                weights: dict[str, float]) -> list[Candidate]:
+    """The best sentence, then each further one only when it adds support: a question term the ones
+    before lack, or the asked-for kind of answer (a number, a date, a name). A paragraph-opening
+    pronoun always comes with the sentence it needs."""
+    if len(chosen) <= 1:
+        return chosen
+    kind = question_type(question)
+    kept = [chosen[0]]
+    have = set(analyze(_quote(chosen[0])))
+    for cand in chosen[1:]:
+        terms = set(analyze(_quote(cand)))
+        paired = cand.lead is not None and any(k.doc.doc_id == cand.doc.doc_id and (k.start, k.end) == cand.lead
+                                               for k in kept)
+        new_terms = any(weights.get(t, 0.0) > 0 and t in terms and t not in have for t in q_terms)
+        new_type = kind is not None and cue_score(kind, _quote(cand), question) > 0
+        if paired or new_terms or new_type:
+            kept.append(cand)
+            have |= terms
+    return kept
+
+
+def _quote(cand: Candidate) -> str:
+    return cand.doc.text[cand.start:cand.end]
 
 
 def _related(candidates: list[Candidate], passages: list[Passage], docs: dict[str, DocumentRecord],

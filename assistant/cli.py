@@ -168,7 +168,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         _print_json(answer.to_dict())
         return EXIT_OK
-    print(render_answer(answer))
+    print(render_answer(answer, bold=sys.stdout.isatty()))
     return EXIT_OK
 
 
@@ -200,7 +200,8 @@ def _stream_draft(events: Any) -> Any:
     return answer
 
 
-def render_answer(answer: Any) -> str:
+def render_answer(answer: Any, bold: bool = False) -> str:
+    """The answer, then its sources; `bold` (a terminal) puts the words that answer in bold."""
     en = answer.language == "en"
     lines = []
     if getattr(answer, "fallback", False):
@@ -215,7 +216,7 @@ def render_answer(answer: Any) -> str:
     if answer.citations:
         lines.append("Sources:")
         for c in answer.citations:
-            lines += _source_lines(f"[{c.marker}]", c)
+            lines += _source_lines(f"[{c.marker}]", c, bold)
     if answer.related:
         lines.append("Related passages (not citations):" if answer.language == "en"
                      else "Passages liés (pas des citations) :")
@@ -224,9 +225,12 @@ def render_answer(answer: Any) -> str:
     return "\n".join(lines).rstrip()
 
 
-def _source_lines(head: str, c: Any) -> list[str]:
+def _source_lines(head: str, c: Any, bold: bool = False) -> list[str]:
+    from assistant.highlight import quote_parts
+
     meta = " — ".join(x for x in (c.title or c.doc_id, c.date or "undated", c.source or "agency not stated") if x)
-    quote = " ".join(c.quote.split())
+    before, mid, after = quote_parts(c.quote, c.start, getattr(c, "highlight", None))
+    quote = before + (f"\033[1m{mid}\033[0m" if bold and mid else mid) + after
     return [f"{head} {meta}", f"    {c.source_path} [{c.start}:{c.end}]", f"    « {quote} »"]
 
 

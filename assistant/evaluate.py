@@ -155,6 +155,58 @@ def answer_hit(answer: str, gold: tuple[str, ...] | list[str], abstained: bool) 
     return any(g_norm and g_norm in norm for g_norm in (normalize_answer(g) for g in gold))
 
 
+_ARTICLES_RE = re.compile(r"\b(?:le|la|les|l|un|une|des|du|de|d|au|aux)\b")
+
+
+def normalize_span(text: str) -> str:
+    """SQuAD-style normalisation for French: lower case, accents, punctuation and articles stripped."""
+    text = unicodedata.normalize("NFKD", text.translate(_QUOTES))
+    text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
+    text = re.sub(r"[^\w\s]", " ", text)
+    return " ".join(_ARTICLES_RE.sub(" ", text).split())
+
+
+def span_exact_match(predicted: str | None, gold: tuple[str, ...] | list[str]) -> float:
+    if predicted is None or not gold:
+        return 0.0
+    return 1.0 if any(normalize_span(predicted) == normalize_span(g) for g in gold) else 0.0
+
+
+def span_f1(predicted: str | None, gold: tuple[str, ...] | list[str]) -> float:
+    """Best token F1 against any gold answer; a missing prediction scores 0."""
+    if predicted is None or not gold:
+        return 0.0
+    pred = normalize_span(predicted).split()
+    best = 0.0
+    for g in gold:
+        ref = normalize_span(g).split()
+        common = sum(min(pred.count(t), ref.count(t)) for t in set(pred))
+        if not pred or not ref or not common:
+            continue
+        p, r = common / len(pred), common / len(ref)
+        best = max(best, 2 * p * r / (p + r))
+    return best
+
+
+def dangling_answer(answer: str) -> bool:
+    """Whether the answer opens on a subject pronoun (il, elle, ils, elles) used as a reference."""
+    from assistant.antecedent import dangles
+
+    return dangles(answer)
+
+
+def citation_doc_id(citation: Any) -> str:
+    """Rows carry full citation objects; older reports carried bare doc ids."""
+    return citation if isinstance(citation, str) else citation["doc_id"]
+
+
+def highlighted_text(citation: Any) -> str | None:
+    if isinstance(citation, str) or not citation.get("highlight"):
+        return None
+    h, start = citation["highlight"], citation["start"]
+    return citation["quote"][h["start"] - start:h["end"] - start]
+
+
 def recall_at(ranked: list[str], relevant: set[str], k: int) -> float:
     return 1.0 if any(d in relevant for d in ranked[:k]) else 0.0
 
@@ -189,6 +241,8 @@ def summarize(rows: list[dict[str, Any]], questions: dict[str, Question], indexe
     """
     retr: list[dict[str, Any]] = []
     hits: list[float] = []
+    em: list[float] = []
+    f1: list[float] = []
     cited = cited_gold = 0
     for row in rows:
         q = questions[row["id"]]
@@ -198,10 +252,14 @@ def summarize(rows: list[dict[str, Any]], questions: dict[str, Question], indexe
             retr.append({"ranked": row["retrieved_doc_ids"], "gold": gold})
             if not row["abstained"]:
                 cited += len(row["citations"])
-                cited_gold += sum(1 for c in row["citations"] if c in gold)
+                cited_gold += sum(1 for c in row["citations"] if citation_doc_id(c) in gold)
         if q.answers and (gold_indexed or not gold):
             hits.append(1.0 if answer_hit(row["answer"], q.answers, row["abstained"]) else 0.0)
+            first = None if row["abstained"] or not row["citations"] else highlighted_text(row["citations"][0])
+            em.append(span_exact_match(first, q.answers))
+            f1.append(span_f1(first, q.answers))
     latencies = [row["latency_ms"] for row in rows if row.get("latency_ms") is not None]
+    answered = [row for row in rows if not row["abstained"]]
     p50, p95 = percentile(latencies, 50), percentile(latencies, 95)
     return {
         "n": len(rows),
@@ -212,6 +270,10 @@ def summarize(rows: list[dict[str, Any]], questions: dict[str, Question], indexe
         "mrr_at_10": _mean([reciprocal_rank(r["ranked"], r["gold"], 10) for r in retr]),
         "answer_hit": _mean(hits),
         "citation_precision": round(cited_gold / cited, 4) if cited else None,
+        "highlight_em": _mean(em),
+        "highlight_f1": _mean(f1),
+        "dangling_rate": _mean([1.0 if dangling_answer(r["answer"]) else 0.0 for r in answered]),
+        "sentences_per_answer": _mean([float(len(r["citations"])) for r in answered]),
         "abstention_rate": _mean([1.0 if row["abstained"] else 0.0 for row in rows]),
         "latency_ms_p50": round(p50, 2) if p50 is not None else None,
         "latency_ms_p95": round(p95, 2) if p95 is not None else None,
@@ -284,7 +346,7 @@ def run_eval(run: EvalRun, settings: Settings, log: Any = None, pipeline: Any = 
         for i, q in enumerate(questions, start=1):
             answer = pipeline.ask(q.question, mode=mode, generative=False)
             rows.append({"id": q.id, "retrieved_doc_ids": list(answer.retrieved_doc_ids), "answer": answer.answer,
-                         "abstained": answer.abstained, "citations": [c.doc_id for c in answer.citations],
+                         "abstained": answer.abstained, "citations": [_citation_row(c) for c in answer.citations],
                          "latency_ms": answer.timings_ms.get(LATENCY_KEY)})
             bar.update(i, len(questions), mode)
         bar.close()
@@ -303,7 +365,7 @@ def run_eval(run: EvalRun, settings: Settings, log: Any = None, pipeline: Any = 
 
 
 METRICS = ("recall_at_1", "recall_at_5", "recall_at_10", "mrr_at_10", "answer_hit", "citation_precision",
-           "abstention_rate", "latency_ms_p50", "latency_ms_p95", "fallback_rate", "supported_sentence_rate")
+           "highlight_em", "highlight_f1", "dangling_rate", "sentences_per_answer", "abstention_rate", "latency_ms_p50", "latency_ms_p95", "fallback_rate", "supported_sentence_rate")
 
 
 def _generative_run(pipeline: Any, questions: list[Question], by_id: dict[str, Question], indexed: set[str],
@@ -316,7 +378,7 @@ def _generative_run(pipeline: Any, questions: list[Question], by_id: dict[str, Q
     for i, q in enumerate(questions, start=1):
         answer = pipeline.ask(q.question, mode=mode)
         rows.append({"id": q.id, "retrieved_doc_ids": list(answer.retrieved_doc_ids), "answer": answer.answer,
-                     "abstained": answer.abstained, "citations": [c.doc_id for c in answer.citations],
+                     "abstained": answer.abstained, "citations": [_citation_row(c) for c in answer.citations],
                      "latency_ms": answer.timings_ms.get(LATENCY_KEY), "answer_mode": answer.mode,
                      "fallback_reason": answer.fallback_reason, "sentences": len(answer.sentences),
                      "supported": sum(1 for s in answer.sentences if s.supported)})
@@ -329,6 +391,11 @@ def _generative_run(pipeline: Any, questions: list[Question], by_id: dict[str, Q
             "supported_sentence_rate": round(sum(r["supported"] for r in generated) / n_sentences, 4)
             if n_sentences else None,
             "per_question": rows}
+
+
+def _citation_row(c: Any) -> dict[str, Any]:
+    return {"doc_id": c.doc_id, "quote": c.quote, "start": c.start, "end": c.end,
+            "highlight": getattr(c, "highlight", None)}
 
 
 def _settings_snapshot(settings: Settings) -> dict[str, Any]:

@@ -159,7 +159,10 @@ class Pipeline:
                 raise ValueError(f"date_to: '{filters.date_to}' is not a date (use YYYY, YYYY-MM or YYYY-MM-DD)")
             kf = Filters(date_from=lo[0] if lo else None, date_to=hi[1] if hi else None,
                          sources=tuple(filters.sources))
-        query = contextual_query(question, history or [])
+        from assistant.followup import follow_up_of
+
+        earlier = follow_up_of(question, history or [])
+        query = contextual_query(question, [earlier] if earlier else [])
         k = k or self.settings.top_k
         # A deeper pool than the answer needs, so retrieved_doc_ids holds 10 distinct documents
         # even when several top passages come from one article.
@@ -182,6 +185,7 @@ class Pipeline:
                                       abstain_dense_margin=self.settings.abstain_dense_margin),
                          similarity, background)
         answer.retrieved_doc_ids = list(dict.fromkeys(p.doc_id for p in pool))[:max(k, 10)]
+        answer.follow_up_of = earlier
         answer.timings_ms = _timings(started, retrieved_at, time.perf_counter())
         if self.settings.llm == "none" or generative is False or not passages:
             yield answer
@@ -189,10 +193,11 @@ class Pipeline:
         from assistant.generate import prompt_sources
 
         sources = prompt_sources(passages[:k], docs)
-        for item in self.generator.stream(question, sources, answer, history or [],
+        for item in self.generator.stream(question, sources, answer, list(history or []) if earlier else [],
                                           retriever.keyword.term_weights):
             if not isinstance(item, str):
                 item.timings_ms = _timings(started, retrieved_at, time.perf_counter())
+                item.follow_up_of = earlier
             yield item
 
     @property
@@ -270,7 +275,8 @@ class Pipeline:
 
 
 def contextual_query(question: str, history: list[str]) -> str:
-    """A follow-up borrows the previous question's words, so "Et le Kremlin ?" keeps its subject."""
+    """A follow-up borrows the previous question's words, so "Et le Kremlin ?" keeps its subject.
+    `ask_stream` passes history only for an elliptic question (assistant/followup.py)."""
     if not history:
         return question
     return f"{question} {history[-1]}"

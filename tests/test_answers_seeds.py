@@ -148,3 +148,53 @@ def test_source_filter(tmp_path, pipelines, cli):
     result = cli("ask", question, "--data-dir", settings.data_dir, "--source", "Reuters", "--source", "AFP",
                  "--date-from", "2024-06-04", "--json")
     assert result.json["retrieved_doc_ids"] == ["reuters-1"]
+
+
+# -- issue 11: answers that answer ------------------------------------------------------------
+
+def test_no_seed_answer_opens_on_a_dangling_pronoun(seeds_pipeline):
+    from assistant.antecedent import dangles
+
+    for question in QUESTIONS:
+        answer = seeds_pipeline.ask(question)
+        assert not dangles(answer.answer), (question, answer.answer)
+        for before, c in zip([None, *answer.citations], answer.citations):
+            if dangles(c.quote):  # only right after the sentence that names its subject
+                assert before is not None and before.doc_id == c.doc_id and before.end < c.start, (question, c.quote)
+
+
+@pytest.mark.parametrize("question,words", [
+    ("Qui est le porte-parole du Kremlin ?", "Peskov"),
+    ("Jusqu'à combien d'euros d'aide militaire Kaja Kallas veut-elle proposer ?", "40 milliards"),
+    ("Qui est la secrétaire de presse de la Maison Blanche ?", "Leavitt"),
+])
+def test_the_first_citation_highlights_the_answer(seeds_pipeline, question, words):
+    answer = seeds_pipeline.ask(question)
+    c = answer.citations[0]
+    assert c.highlight is not None, c.quote
+    text = seeds_pipeline.records.document(c.doc_id).text
+    assert c.start <= c.highlight["start"] < c.highlight["end"] <= c.end
+    assert words in text[c.highlight["start"]:c.highlight["end"]], text[c.highlight["start"]:c.highlight["end"]]
+
+
+STANDALONE = ["Qui est le porte-parole du Kremlin ?", "Où se tenait la réunion du G7 ?",
+              "Qui est le secrétaire d'Etat américain ?"]
+
+
+def test_standalone_questions_in_one_conversation_answer_as_in_a_fresh_chat(seeds_pipeline):
+    history: list[str] = []
+    for question in STANDALONE:
+        fresh = seeds_pipeline.ask(question).to_dict()
+        within = seeds_pipeline.ask(question, history=list(history)).to_dict()
+        assert within["follow_up_of"] is None
+        for d in (fresh, within):
+            d.pop("timings_ms")
+        assert within == fresh
+        history.append(question)
+
+
+def test_an_elliptic_question_is_resolved_against_the_previous_turn(seeds_pipeline):
+    first = "Qui est la secrétaire de presse de la Maison Blanche ?"
+    answer = seeds_pipeline.ask("Et qu'a-t-elle dit aux journalistes ?", history=["Où se tenait la réunion du G7 ?", first])
+    assert answer.follow_up_of == first
+    assert not answer.abstained and any("Leavitt" in c.quote for c in answer.citations)

@@ -32,11 +32,12 @@ from index.embedding import Embedder
 pytestmark = pytest.mark.slow  # the real model and Chroma
 
 ANSWER_KEYS = ["schema_version", "question", "answer", "abstained", "citations", "related", "timings_ms", "mode",
-               "fallback", "fallback_reason", "sentences", "language", "retrieved_doc_ids"]
+               "fallback", "fallback_reason", "sentences", "language", "retrieved_doc_ids", "follow_up_of"]
 DEFAULT_IDENTITY = Embedder(Settings().embedding_model, Settings().embedding_backend).identity
 DEFAULT_BACKEND = DEFAULT_IDENTITY.rsplit("|", 1)[1]  # `auto` resolved for the default model
 OTHER_BACKEND = "torch" if DEFAULT_BACKEND != "torch" else "int8"
-CITATION_KEYS = {"marker", "doc_id", "source_path", "title", "date", "source", "quote", "start", "end", "score"}
+CITATION_KEYS = {"marker", "doc_id", "source_path", "title", "date", "source", "quote", "start", "end", "score",
+                 "highlight"}
 
 
 def check_answer_contract(answer: dict, texts: dict[str, str]) -> None:
@@ -51,6 +52,8 @@ def check_answer_contract(answer: dict, texts: dict[str, str]) -> None:
         assert set(c) == CITATION_KEYS
         assert c["quote"] == texts[c["doc_id"]][c["start"]:c["end"]], "quote must be text[start:end]"
         assert c["quote"].strip()
+        if c["highlight"] is not None:
+            assert c["start"] <= c["highlight"]["start"] < c["highlight"]["end"] <= c["end"]
     assert all(c["marker"] is None for c in answer["related"])
     referenced = [int(m) for m in re.findall(r"\[(\d+)\]", answer["answer"])]
     assert list(dict.fromkeys(referenced)) == markers, "markers numbered in order of first appearance"

@@ -244,3 +244,22 @@ def test_eval_refuses_a_data_dir_holding_other_documents(tmp_path, seeds_setting
                  str(seeds_settings.data_dir)])
     assert code == 1
     assert "data dir of its own" in capsys.readouterr().err
+
+
+def test_summarize_with_full_citation_rows_matches_doc_id_rows_and_scores_highlights():
+    questions = {"q1": Question("q1", "?", ("Paris",), ("d1",)), "q2": Question("q2", "?", ("Lyon",), ("d2",))}
+
+    def cit(doc_id, quote, start, hl=None):
+        return {"doc_id": doc_id, "quote": quote, "start": start, "end": start + len(quote), "highlight": hl}
+
+    full = [_row("q1", ["d1", "d9"], "Il est à Paris. [1] Ailleurs. [2]",
+                 citations=[cit("d1", "Il est à Paris.", 10, {"start": 19, "end": 24}), cit("d9", "Ailleurs.", 0)]),
+            _row("q2", ["d2"], "Lyon. [1]", citations=[cit("d2", "Lyon.", 0)])]
+    bare = [dict(r, citations=[c["doc_id"] for c in r["citations"]]) for r in full]
+    a, b = summarize(full, questions, {"d1", "d2", "d9"}), summarize(bare, questions, {"d1", "d2", "d9"})
+    for key in ("recall_at_5", "answer_hit", "citation_precision", "dangling_rate", "sentences_per_answer"):
+        assert a[key] == b[key], key
+    assert a["citation_precision"] == pytest.approx(2 / 3, abs=1e-4)
+    assert a["highlight_em"] == 0.5 and a["highlight_f1"] == 0.5  # "Paris" exact; q2 has no highlight
+    assert a["dangling_rate"] == 0.5 and a["sentences_per_answer"] == 1.5
+    assert b["highlight_f1"] == 0.0

@@ -182,11 +182,15 @@ def test_foreign_images_and_links_never_reach_the_stream_or_the_answer(server: F
 
 def test_history_and_language_reach_the_prompt(server: FakeServer, seeds_settings: Any, pipelines: Any) -> None:
     pipeline = pipelines(llm_settings(seeds_settings, server))
-    run(pipeline, "What did Trump say about the war ending?", history=["Qui est Steve Witkoff ?"])
+    run(pipeline, "And what did Trump say about the war ending?", history=["Qui est Steve Witkoff ?"])
     request = server.requests[-1]
     system, user = (m["content"] for m in request["messages"])
     assert "Write in English" in system
     assert "Qui est Steve Witkoff ?" in user
+    # A question that names its own subject is answered without the earlier turns.
+    run(pipeline, "What did Trump say about the war ending?", history=["Qui est Steve Witkoff ?"])
+    _, user = (m["content"] for m in server.requests[-1]["messages"])
+    assert "Qui est Steve Witkoff ?" not in user
 
 
 # -- prompt injection ----------------------------------------------------------------------------

@@ -64,7 +64,7 @@ def test_clicking_a_citation_shows_the_passage_highlighted(cb):
     c = turns[0]["answer"]["citations"][0]
     panel, view = cb.citation(turns, 0, "citation", c["marker"])
     marked = re.search(r'<mark class="dq-mark">(.*?)</mark>', view, re.S).group(1)
-    assert html.unescape(marked) == c["quote"]
+    assert html.unescape(re.sub(r'</?strong[^>]*>', "", marked)) == c["quote"]  # answer words in <strong>
     assert c["source_path"] in view and f'{c["start"]}–{c["end"]}' in view
     assert cb.citation(turns, 7, "citation", 1) is None  # a stale click changes nothing
     assert cb.citation(turns, -1, "citation", c["marker"]) is None

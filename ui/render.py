@@ -12,6 +12,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from assistant.highlight import quote_parts
+
 MARKER_RE = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 DISPATCH_VIEW_CHARS = 200_000  # longer texts are shown around the passage only
 
@@ -36,6 +38,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "dispatch_changed": "This dispatch changed since the answer; the cited passage is no longer in its text.",
         "dispatch_moved": "This dispatch changed since the answer; the passage was found at a new position.",
         "file": "File",
+        "follow_up": "Follow-up of: {question}",
         "passage": "passage",
         "examples": "Try a question:",
         "empty_chat": "Ask a question about the indexed dispatches. Every answer quotes its sources.",
@@ -66,6 +69,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "dispatch_changed": "Cette dépêche a changé depuis la réponse ; le passage cité n’est plus dans son texte.",
         "dispatch_moved": "Cette dépêche a changé depuis la réponse ; le passage a été retrouvé à une autre position.",
         "file": "Fichier",
+        "follow_up": "Suite de : {question}",
         "passage": "passage",
         "examples": "Essayez une question :",
         "empty_chat": "Posez une question sur les dépêches indexées. Chaque réponse cite ses sources.",
@@ -114,8 +118,11 @@ def answer_body_html(answer: dict[str, Any], turn: int) -> str:
     known = {c["marker"] for c in answer.get("citations", []) if c.get("marker") is not None}
     lang = answer.get("language") or "fr"
     notice = ""
+    if answer.get("follow_up_of"):
+        notice = (f'<div class="dq-notice dq-follow-up" role="status">'
+                  f'{esc(t(lang, "follow_up", question=answer["follow_up_of"]))}</div>')
     if answer.get("fallback"):
-        notice = (f'<div class="dq-notice" role="status">{esc(t(lang, "fallback"))}'
+        notice += (f'<div class="dq-notice" role="status">{esc(t(lang, "fallback"))}'
                   f'{(" — " + esc(answer["fallback_reason"])) if answer.get("fallback_reason") else ""}</div>')
     sentences = answer.get("sentences") or []
     if answer.get("mode") == "generative" and sentences and not answer.get("abstained"):
@@ -128,7 +135,13 @@ def answer_body_html(answer: dict[str, Any], turn: int) -> str:
                 parts.append(f'<span class="dq-sentence dq-unsupported" title="{esc(t(lang, "unsupported"))}">'
                              f'{body}<span class="dq-flag">{esc(t(lang, "unsupported"))}</span></span>')
         return notice + " ".join(parts)
-    return notice + _with_markers(answer.get("answer") or "", known, turn)
+    citations = answer.get("citations") or []
+    text = answer.get("answer") or ""
+    if citations and text == " ".join(f"{_one_line(c.get('quote', ''))} [{c['marker']}]" for c in citations):
+        # An extractive answer is its quotes: drawn from them, with the words that answer marked.
+        return notice + " ".join(quote_html(c) + " " + _with_markers(f"[{c['marker']}]", known, turn)
+                                 for c in citations)
+    return notice + _with_markers(text, known, turn)
 
 
 def _with_markers(text: str, known: set[int], turn: int) -> str:
@@ -201,7 +214,12 @@ def _markdown_source(head: str, c: dict[str, Any], lang: str) -> list[str]:
     title = c.get("title") or c.get("doc_id")
     meta = " — ".join([title, c.get("date") or t(lang, "undated"), c.get("source") or t(lang, "no_agency")])
     return [f"{head} {meta}  ", f"`{c.get('source_path', '')}` [{c.get('start')}:{c.get('end')}]", "",
-            f"> {_one_line(c.get('quote', ''))}", ""]
+            f"> {_markdown_quote(c)}", ""]
+
+
+def _markdown_quote(c: dict[str, Any]) -> str:
+    before, mid, after = quote_parts(c.get("quote", ""), int(c.get("start", 0)), c.get("highlight"))
+    return before + (f"**{mid.strip()}**" if mid.strip() else mid) + after
 
 
 # -- the conversation ------------------------------------------------------------------------
@@ -277,7 +295,13 @@ def _card(c: dict[str, Any], turn: int, lang: str, badge: str, kind: str, ref: i
             f'<span class="{badge_class}">{esc(badge)}</span>'
             f'<span class="dq-card-title">{esc(c.get("title") or c.get("doc_id"))}</span>'
             f'<span class="dq-meta">{_meta_line(c, lang)} · {esc(_file_name(c.get("source_path")))}</span>'
-            f'<span class="dq-quote">« {esc(_one_line(c.get("quote", "")))} »</span></button>')
+            f'<span class="dq-quote">« {quote_html(c)} »</span></button>')
+
+
+def quote_html(c: dict[str, Any]) -> str:
+    """The quote on one line, escaped, with the words that answer in <strong class="dq-hl">."""
+    before, mid, after = quote_parts(c.get("quote", ""), int(c.get("start", 0)), c.get("highlight"))
+    return esc(before) + (f'<strong class="dq-hl">{esc(mid)}</strong>' if mid else "") + esc(after)
 
 
 def locate_passage(text: str, start: int, end: int, quote: str) -> tuple[int, int, str | None]:
@@ -313,11 +337,24 @@ def dispatch_html(doc: dict[str, Any] | None, citation: dict[str, Any] | None, l
         hi = min(len(text), lo + DISPATCH_VIEW_CHARS)
         notes += f'<div class="dq-note">{esc(t(lang, "window", start=lo, end=hi, total=len(text)))}</div>'
     if start >= 0:
-        body = (_display(text[lo:start]) + f'<mark class="dq-mark">{_display(text[start:end])}</mark>'
+        body = (_display(text[lo:start]) + f'<mark class="dq-mark">{_passage_html(text, start, end, citation)}</mark>'
                 + _display(text[end:hi]))
     else:
         body = _display(text[lo:hi])
     return f'<div class="dq-doc">{head}{notes}<div class="dq-doc-body">{body}</div></div>'
+
+
+def _passage_html(text: str, start: int, end: int, citation: dict[str, Any] | None) -> str:
+    """The cited passage, the words that answer in <strong class="dq-hl"> (shifted with the passage
+    when the dispatch moved it)."""
+    h = (citation or {}).get("highlight")
+    if h:
+        shift = start - int(citation.get("start", start))  # type: ignore[union-attr]
+        lo, hi = int(h["start"]) + shift, int(h["end"]) + shift
+        if start <= lo < hi <= end:
+            return (_display(text[start:lo]) + f'<strong class="dq-hl">{_display(text[lo:hi])}</strong>'
+                    + _display(text[hi:end]))
+    return _display(text[start:end])
 
 
 _BLANK_RUNS = re.compile(r"\n\s*\n(\s*\n)+")

@@ -85,6 +85,7 @@ button.dq-card.dq-active { border: 2px solid var(--color-accent); }
 mark.dq-mark { background: #fde68a; color: #1f2937; padding: .05em .1em; border-radius: 3px;
   box-shadow: 0 0 0 2px #f59e0b; }
 .dark mark.dq-mark { background: #b45309; color: #fff7ed; }
+strong.dq-hl { font-weight: 700; text-decoration: underline; text-underline-offset: .15em; }
 .dq-panel-empty { color: var(--body-text-color-subdued); font-size: .9rem; padding: .5rem; }
 .dq-empty { padding: 1rem .5rem; color: var(--body-text-color); }
 .dq-examples { display: flex; flex-wrap: wrap; gap: .5rem; }
