@@ -247,6 +247,10 @@ class Embedder:
             self._references[texts] = vectors
         return vectors
 
+    def forget_queries(self) -> None:
+        """Empty the query cache (benchmarks time a question's encode, not a cache hit)."""
+        self._query_cache.clear()
+
     def embed_query(self, text: str) -> np.ndarray:
         """The query vector, remembered for the last few questions (retrieval and answer both need it)."""
         vector = self._query_cache.get(text)
