@@ -6,6 +6,7 @@ quoted and highlighted verbatim; nothing here rewrites the text.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -315,11 +316,19 @@ def _start_with_overlap(
     return [unit]
 
 
+# No piece is searched for beyond this many characters per token of budget. A subword token is a
+# few characters (e5's longest piece is 16 bytes); without the cap, splitting a 3 MB "word" with a
+# unigram tokenizer tokenised megabytes at every probe of the binary search (minutes, writer lock
+# held). Only pathological text is cut shorter than its token budget by it.
+MAX_CHARS_PER_TOKEN = 24
+
+
 def _split_oversized(
     text: str, span: Span, max_tokens: int, count: Callable[[int, int], int]
 ) -> list[Span]:
     """``span`` itself, or whitespace-delimited pieces of it that each fit."""
-    if count(span.start, span.end) <= max_tokens:
+    cap = max_tokens * MAX_CHARS_PER_TOKEN
+    if span.end - span.start <= cap and count(span.start, span.end) <= max_tokens:
         return [span]
     words = [
         (span.start + m.start(), span.start + m.end())
@@ -327,7 +336,7 @@ def _split_oversized(
     ]
 
     def pack(budget: int) -> list[Span]:
-        return _pack_words(words, span.kind, lambda s, e: count(s, e) <= budget)
+        return _pack_words(words, span.kind, lambda s, e: e - s <= cap and count(s, e) <= budget, cap)
 
     # Greedy packing at full budget leaves a runt at the end ("... en 2022.");
     # the smallest budget that needs no more pieces gives even-sized pieces.
@@ -344,18 +353,20 @@ def _split_oversized(
 
 
 def _pack_words(
-    words: list[tuple[int, int]], kind: str, fits: Callable[[int, int], bool]
+    words: list[tuple[int, int]], kind: str, fits: Callable[[int, int], bool], cap: int
 ) -> list[Span]:
     pieces: list[Span] = []
     first = 0
     while first < len(words):
         word_start, word_end = words[first]
         if not fits(word_start, word_end):
-            pieces.extend(_split_word(word_start, word_end, kind, fits))
+            pieces.extend(_split_word(word_start, word_end, kind, fits, cap))
             first += 1
             continue
+        # Only words ending within `cap` characters can fit: search among those.
+        reach = bisect.bisect_right(words, word_start + cap, key=lambda w: w[1]) - 1
         last = _last_fitting(
-            first, len(words) - 1, lambda i, start=word_start: fits(start, words[i][1])
+            first, max(first, reach), lambda i, start=word_start: fits(start, words[i][1])
         )
         pieces.append(Span(word_start, words[last][1], kind))
         first = last + 1
@@ -363,12 +374,12 @@ def _pack_words(
 
 
 def _split_word(
-    start: int, end: int, kind: str, fits: Callable[[int, int], bool]
+    start: int, end: int, kind: str, fits: Callable[[int, int], bool], cap: int
 ) -> list[Span]:
     # Last resort for a single "word" (URL, table row...) over budget.
     pieces: list[Span] = []
     while start < end:
-        piece_end = _last_fitting(start + 1, end, lambda i, s=start: fits(s, i))
+        piece_end = _last_fitting(start + 1, min(end, start + cap), lambda i, s=start: fits(s, i))
         pieces.append(Span(start, piece_end, kind))
         start = piece_end
     return pieces

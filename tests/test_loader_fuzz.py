@@ -41,7 +41,7 @@ LONG = os.environ.get("DISPATCH_QA_LONG", "") not in ("", "0")
 FUZZ_EXAMPLES = int(os.environ.get("DISPATCH_QA_FUZZ_EXAMPLES", "300" if LONG else "25"))  # generated runs
 LOADER_TIMEOUT = 2.0  # seconds per file: small, so the slowest cases are really cut
 MAX_FILE_BYTES = 10_000_000
-SLACK = 90.0  # model load, embedding the files that load, a loaded shared machine
+SLACK = 120.0  # model load, embedding the files that load, a loaded shared machine
 
 PONT = "Le préfet de Corrèze a inauguré mardi le nouveau pont de Tulle. Il a coûté douze millions d'euros."
 KEEP = {  # indexed before the hostile files arrive; must survive every run unchanged
@@ -117,7 +117,7 @@ CASES = [
     Case("whitespace.txt", lambda _: b" \n\t\r\n  ", "refuse", "empty"),
     Case("header-only.txt", lambda _: utf8("title: Rien\ndate: 2025-03-01\n"), "refuse"),
     # giant lines and regex-hostile headers
-    Case("giant-word.txt", lambda _: b"x" * 3_000_000, "either"),
+    Case("giant-word.txt", lambda _: b"x" * 300_000, "either"),  # ~50 chunks of e5 tokens: embedding, not loading, is the cost
     Case("giant-line.txt", lambda _: utf8("pont " * 2_000), "either"),
     Case("hostile-date.txt", lambda _: utf8("date: " + "1 " * 2_000 + "\n\n" + PONT), "either"),
     Case("hostile-title.txt", lambda _: utf8("title: " + "a" * 1_000_000 + "\n" + PONT), "either"),
@@ -410,14 +410,11 @@ def test_generated_files_load_or_are_refused_and_nothing_is_lost(files, fuzz_roo
     assert_consistent(pipeline.settings)
 
 
-GIANT_LINE_GAP = ("chunking an oversized sentence is quadratic (index/chunking.py _split_oversized -> _pack_words -> "
-                  "_last_fitting tokenizes growing prefixes) and runs outside loader_timeout: a 60 KB line without a "
-                  "sentence end takes 10-20 s here, 200 KB minutes, holding the writer lock")
-
-
-@pytest.mark.xfail(strict=True, raises=TimeoutError, reason=GIANT_LINE_GAP)
 def test_a_giant_line_is_indexed_within_the_budget(tmp_path, pipelines):
-    """200 KB of words with no sentence end: loaded, chunked and embedded (~230 chunks) in well under 40 s."""
+    """200 KB of words with no sentence end: loaded, chunked and embedded in well under 40 s.
+
+    It used to take minutes (the oversized-sentence split tokenised growing prefixes of the whole
+    line); pieces are now searched within `chunking.MAX_CHARS_PER_TOKEN` characters per token."""
     import signal
 
     root = tmp_path / "root"
