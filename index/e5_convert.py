@@ -353,10 +353,18 @@ def cache_root() -> Path:
 
 
 def _source_key(source: Path) -> str:
-    stat = source.stat()
-    # Size and mtime name the folder cheaply; the sha256 inside is the record of what built it.
-    return hashlib.sha256(f"{source.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{CONVERTER_VERSION}"
-                          .encode()).hexdigest()[:12]
+    """Names the folder by the file's content, cheaply (its size, head and tail), not its path.
+
+    Every virtualenv has its own copy of the file; keyed by path, each converted its own 470 MB
+    folder. The full sha256 inside the folder is the record of what built it.
+    """
+    size = source.stat().st_size
+    digest = hashlib.sha256(f"{size}|{CONVERTER_VERSION}|".encode())
+    with source.open("rb") as fh:
+        digest.update(fh.read(1 << 16))
+        fh.seek(max(0, size - (1 << 16)))
+        digest.update(fh.read(1 << 16))
+    return digest.hexdigest()[:12]
 
 
 def ensure_converted(source: Path | None = None, root: Path | None = None, quiet: bool = False) -> Path:
