@@ -102,6 +102,7 @@ def test_emptied_server_collection_is_restored_from_the_records(chroma_server, t
     chromadb.HttpClient(host="127.0.0.1", port=chroma_server).delete_collection("seeds_b")
 
     fresh = pipelines(settings)
+    embedder.forget_queries()  # the session's model may have met this question before
     before = embedder.embedded_count
     answer = fresh.ask("Qui a appelé les soldats ukrainiens à déposer les armes ?", mode="dense")
     assert embedder.embedded_count - before == 1  # the question, no chunk

@@ -237,7 +237,10 @@ def damage(data: Path, kind: str, rnd: random.Random) -> str:
         elif kind.endswith("overwritten"):
             target.write_bytes(b"not a database" * 512)
         elif kind.endswith("missing a field"):
-            meta = json.loads(raw)
+            try:
+                meta = json.loads(raw)
+            except ValueError:  # already damaged by an earlier step: nothing left to take a field from
+                return ""
             field = rnd.choice(sorted(meta))
             del meta[field]
             target.write_text(json.dumps(meta), encoding="utf-8")
