@@ -368,7 +368,7 @@ def fuzz_root(tmp_path_factory, embedder):
     pipeline.close()
 
 
-@settings(max_examples=FUZZ_EXAMPLES, deadline=None, database=None,
+@settings(max_examples=FUZZ_EXAMPLES, deadline=None, database=None, derandomize=not LONG,  # CI replays, long explores
           phases=[Phase.explicit, Phase.reuse, Phase.generate],  # no shrinking: each example is an index run
           suppress_health_check=list(HealthCheck))
 @given(files=st.lists(hostile_file(), min_size=1, max_size=4))
