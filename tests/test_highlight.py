@@ -116,6 +116,7 @@ def test_chat_answer_body_marks_the_words_and_says_what_it_follows():
               "mode": "extractive", "follow_up_of": "Où était le G7 ?"}
     body = answer_body_html(answer, 0)
     assert '<strong class="dq-hl">&lt;Canada</strong>&gt;.' in body and 'data-cite="1"' in body
-    assert "Suite de : Où était le G7 ?" in body
+    assert "Compris comme la suite de « Où était le G7 ? »" in body
+    assert 'data-standalone="' in body
     answer["follow_up_of"] = None
-    assert "Suite de" not in answer_body_html(answer, 0)
+    assert "la suite de" not in answer_body_html(answer, 0)

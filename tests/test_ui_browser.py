@@ -159,6 +159,12 @@ def test_follow_up_uses_the_conversation_and_new_chat_clears_it(page, app):
     follow = last_turn(page)
     assert "dq-answered" in follow.get_attribute("class")
     assert "Kremlin" in follow.inner_text()
+    notice = follow.locator(".dq-follow-up")
+    assert "Compris comme la suite de « " + SEED_QUESTION in notice.inner_text()
+    notice.locator("button.dq-ask-alone").click()  # the reading was wrong: ask the same words alone
+    page.wait_for_function("document.querySelectorAll('#dq-transcript .dq-user').length === 3 && "
+                           "!document.querySelector('#dq-transcript .dq-streaming')")
+    assert last_turn(page).locator(".dq-follow-up").count() == 0
     new_chat(page)
     assert page.locator("#dq-transcript .dq-msg").count() == 0
     ask(page, FOLLOW_UP)  # the same words without the earlier turn

@@ -81,6 +81,9 @@ def test_follow_up_uses_the_previous_question(cb):
     assert "Kremlin" in quotes
     with_context = cb.pipeline.ask(FOLLOW_UP, history=[SEED_QUESTION])
     assert follow["answer"] == with_context.answer  # the chat passed the conversation on
+    *_, (_, _, alone_turns, _) = list(cb.respond(FOLLOW_UP, turns, standalone=True))
+    assert alone_turns[-1]["answer"]["follow_up_of"] is None  # "ask it as a new question"
+    assert alone_turns[-1]["answer"]["answer"] == cb.pipeline.ask(FOLLOW_UP).answer
     turns_after, transcript_after, panel_after, view_after = cb.new_chat()
     assert turns_after == [] and "dq-example" in transcript_after and "dq-card" not in panel_after
 

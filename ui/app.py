@@ -45,8 +45,10 @@ class ChatCallbacks:
 
     # chat --------------------------------------------------------------------------------------
     def respond(self, question: str, turns: list[dict[str, Any]] | None, date_from: str = "", date_to: str = "",
-                sources: list[str] | None = None):
-        """Generator: (transcript html, sources html, turns, question box) as the answer streams in."""
+                sources: list[str] | None = None, standalone: bool = False):
+        """Generator: (transcript html, sources html, turns, question box) as the answer streams in.
+
+        `standalone`: answer without the earlier turns (the user overruled a follow-up reading)."""
         from assistant.language import question_language
         from assistant.pipeline import QueryFilters
 
@@ -56,7 +58,7 @@ class ChatCallbacks:
             yield render.transcript_html(turns, EXAMPLES), _skip(), turns, ""
             return
         lang = question_language(question)
-        history = [t["question"] for t in turns if t.get("answer") is not None][-HISTORY_MAX:]
+        history = [] if standalone else [t["question"] for t in turns if t.get("answer") is not None][-HISTORY_MAX:]
         turn: dict[str, Any] = {"question": question, "language": lang, "partial": "", "answer": None, "error": None}
         turns.append(turn)
         index = len(turns) - 1
@@ -280,6 +282,12 @@ def build_app(pipeline: Any, settings: Settings) -> Any:
 
         transcript.example(ask_example, inputs=[turns, date_from, date_to, sources],
                            outputs=[transcript, sources_panel, turns, question], **private)
+
+        def ask_standalone(turns_now, df, dt, src, evt: gr.EventData):
+            yield from cb.respond(getattr(evt, "text", ""), turns_now, df, dt, src, standalone=True)
+
+        transcript.standalone(ask_standalone, inputs=[turns, date_from, date_to, sources],
+                              outputs=[transcript, sources_panel, turns, question], **private)
 
         def show_citation(turns_now, evt: gr.EventData):
             data = evt._data or {}

@@ -38,7 +38,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "dispatch_changed": "This dispatch changed since the answer; the cited passage is no longer in its text.",
         "dispatch_moved": "This dispatch changed since the answer; the passage was found at a new position.",
         "file": "File",
-        "follow_up": "Follow-up of: {question}",
+        "follow_up": "Understood as a follow-up to “{question}”.",
+        "ask_alone": "Ask it as a new question",
         "passage": "passage",
         "examples": "Try a question:",
         "empty_chat": "Ask a question about the indexed dispatches. Every answer quotes its sources.",
@@ -69,7 +70,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "dispatch_changed": "Cette dépêche a changé depuis la réponse ; le passage cité n’est plus dans son texte.",
         "dispatch_moved": "Cette dépêche a changé depuis la réponse ; le passage a été retrouvé à une autre position.",
         "file": "Fichier",
-        "follow_up": "Suite de : {question}",
+        "follow_up": "Compris comme la suite de « {question} ».",
+        "ask_alone": "La poser comme nouvelle question",
         "passage": "passage",
         "examples": "Essayez une question :",
         "empty_chat": "Posez une question sur les dépêches indexées. Chaque réponse cite ses sources.",
@@ -119,8 +121,11 @@ def answer_body_html(answer: dict[str, Any], turn: int) -> str:
     lang = answer.get("language") or "fr"
     notice = ""
     if answer.get("follow_up_of"):
+        # One click asks the same words again without the conversation, for when the reading was wrong.
         notice = (f'<div class="dq-notice dq-follow-up" role="status">'
-                  f'{esc(t(lang, "follow_up", question=answer["follow_up_of"]))}</div>')
+                  f'{esc(t(lang, "follow_up", question=answer["follow_up_of"]))} '
+                  f'<button type="button" class="dq-ask-alone" data-standalone="{esc(answer.get("question", ""))}">'
+                  f'{esc(t(lang, "ask_alone"))}</button></div>')
     if answer.get("fallback"):
         notice += (f'<div class="dq-notice" role="status">{esc(t(lang, "fallback"))}'
                   f'{(" — " + esc(answer["fallback_reason"])) if answer.get("fallback_reason") else ""}</div>')

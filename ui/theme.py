@@ -94,6 +94,10 @@ button.dq-example { padding: .4rem .75rem; border-radius: 999px; cursor: pointer
   border: 1px solid var(--border-color-primary); background: var(--background-fill-secondary);
   color: var(--body-text-color); }
 button.dq-example:hover { border-color: var(--color-accent); }
+button.dq-ask-alone { margin-left: .4em; padding: .1em .55em; min-height: 24px; border-radius: 999px;
+  cursor: pointer; font: inherit; font-size: .85rem; border: 1px solid #b7791f; background: transparent;
+  color: var(--body-text-color); }
+button.dq-ask-alone:hover { background: rgba(183,121,31,.15); }
 .dq-summary { font-size: .9rem; display: flex; flex-direction: column; gap: .25rem; }
 .dq-failed { color: #b91c1c; }
 .dark .dq-failed { color: #fca5a5; }
@@ -128,6 +132,8 @@ element.addEventListener('click', (ev) => {
     trigger('cite', {turn: Number(el.dataset.turn), ref: Number(el.dataset.cite), kind: el.dataset.kind});
   } else if (el.dataset.example !== undefined) {
     trigger('example', {text: el.dataset.example});
+  } else if (el.dataset.standalone !== undefined) {
+    trigger('standalone', {text: el.dataset.standalone});
   } else if (el.dataset.copy !== undefined) {
     const md = el.closest('[data-md]').dataset.md;
     const done = () => { const label = el.textContent; el.textContent = el.dataset.done;
