@@ -18,6 +18,7 @@ from assistant.antecedent import lead_sentence, quote_start
 from assistant.highlight import highlight_span
 from assistant.language import question_language
 from assistant.retrieval import Passage
+from assistant.speech import asked_speaker, reports_speaker
 from index.chunking import Span, split_sentences
 from index.french import analyze, fold_accents, tokenize
 from index.records import DocumentRecord
@@ -219,7 +220,7 @@ def abstention_message(language: str) -> str:
 # (scripts/fit_sentence_scorer.py, label: the sentence holds the gold answer).
 DEFAULT_SENTENCE_WEIGHTS = {
     "coverage": 2.0, "title_coverage": 0.5, "neighbour_coverage": 0.5, "bigrams": 1.0, "passage": 1.0,
-    "top_passage": 0.3, "cue": 0.5, "novelty": 0.5, "length": 0.0, "answer_span": 0.0,
+    "top_passage": 0.3, "cue": 0.5, "novelty": 0.5, "length": 0.0, "answer_span": 0.0, "speaker": 2.5,
 }
 
 
@@ -236,7 +237,8 @@ SENTENCE_WEIGHTS = _load_weights()
 
 def sentence_features(q_terms: list[str], q_bigrams: set[tuple[str, str]], weights: dict[str, float],
                       total: float, terms: list[str], neighbour_terms: list[list[str]], title_terms: set[str],
-                      passage_share: float, rank: int, cue: float, answer_span: float = 0.0) -> dict[str, float]:
+                      passage_share: float, rank: int, cue: float, answer_span: float = 0.0,
+                      speaker: float = 0.0) -> dict[str, float]:
     """What makes a sentence the answer: it says what the question says, and something more."""
     present = set(terms)
     coverage = sum(weights.get(t, 0.0) for t in q_terms if t in present) / total
@@ -249,7 +251,8 @@ def sentence_features(q_terms: list[str], q_bigrams: set[tuple[str, str]], weigh
     novelty = len([t for t in terms if t not in q_set]) / len(terms) if terms else 0.0
     return {"coverage": coverage, "title_coverage": with_title - coverage, "neighbour_coverage": around,
             "bigrams": bigrams, "passage": passage_share, "top_passage": 1.0 if rank == 0 else 0.0,
-            "cue": cue, "novelty": novelty, "length": min(len(terms), 60) / 60.0, "answer_span": answer_span}
+            "cue": cue, "novelty": novelty, "length": min(len(terms), 60) / 60.0, "answer_span": answer_span,
+            "speaker": speaker}
 
 
 def sentence_score(features: dict[str, float]) -> float:
@@ -262,6 +265,7 @@ def _candidates(question: str, q_terms: list[str], passages: list[Passage], docs
     """Sentence candidates; `passage_terms` receives, by rank, the terms of title + passage when the
     passage is exactly whole sentences (the usual case), so coverage need not analyse it again."""
     kind = question_type(question)
+    speaker = asked_speaker(question)
     total = sum(weights.get(t, 0.0) for t in q_terms) or 1.0
     q_bigrams = set(zip(q_terms, q_terms[1:]))
     top_score = max((p.score for p in passages), default=1.0) or 1.0
@@ -304,7 +308,8 @@ def _candidates(question: str, q_terms: list[str], passages: list[Passage], docs
             lead = lead_sentence(doc.text, all_spans, span) if opens_at is None else None
             neighbours = [terms_of[j] for j in (i - 1, i + 1) if j in terms_of]
             feats = sentence_features(q_terms, q_bigrams, weights, total, terms_of[i], neighbours, title_terms,
-                                      share, rank, cues[i], typed[i])
+                                      share, rank, cues[i], typed[i],
+                                      1.0 if speaker and reports_speaker(speaker, doc.text[span.start:span.end]) else 0.0)
             coverage = feats["coverage"] + feats["title_coverage"]
             out.append(Candidate(passage=passage, doc=doc, start=span.start if opens_at is None else opens_at,
                                  end=span.end, score=sentence_score(feats), coverage=coverage,

@@ -55,6 +55,14 @@ def test_cited_quote_holds_the_answer(question, seeds_pipeline):
     assert expected in answer.answer
 
 
+def test_putin_ceasefire_question_quotes_what_putin_demands(seeds_pipeline):
+    """The README's question: what Putin says he wants, not Trump urging Putin or the Kremlin's message."""
+    answer = seeds_pipeline.ask("Que demande Poutine pour un cessez-le-feu ?")
+    assert not answer.abstained
+    first = answer.citations[0].quote
+    assert "Poutine a déclaré" in first and ("conditions" in first or "souhaitait" in first), first
+
+
 @pytest.mark.parametrize("question", list(ENGLISH))
 def test_english_questions_are_answered_from_the_french_text(question, seeds_pipeline):
     answer = seeds_pipeline.ask(question)
