@@ -214,24 +214,3 @@ def question_weights(keyword: KeywordIndex, terms: list[str]) -> dict[str, float
 
 def documents_for(records: Records, passages: list[Passage]) -> dict[str, DocumentRecord]:
     return {d.doc_id: d for d in records.documents(p.doc_id for p in passages)}
-
-
-def llama_retriever(retriever: Retriever, k: int, filters: Filters | None = None, mode: Mode = "hybrid") -> Any:
-    """The same retrieval as a llama-index BaseRetriever, for llama-index query engines."""
-    from llama_index.core.retrievers import BaseRetriever
-    from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
-
-    class DispatchRetriever(BaseRetriever):
-        def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-            passages = retriever.retrieve(query_bundle.query_str, k, filters, mode)
-            docs = documents_for(retriever.records, passages)
-            out = []
-            for p in passages:
-                doc = docs[p.doc_id]
-                node = TextNode(id_=p.chunk_id, text=doc.text[p.start:p.end], start_char_idx=p.start,
-                                end_char_idx=p.end, metadata={"doc_id": p.doc_id, "title": doc.title or "",
-                                                              "date": doc.date or "", "source": doc.source or ""})
-                out.append(NodeWithScore(node=node, score=p.score))
-            return out
-
-    return DispatchRetriever()

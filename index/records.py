@@ -6,7 +6,6 @@ here without re-embedding; every change bumps `generation` so derived stores kno
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 import time
@@ -319,10 +318,3 @@ class _Transaction:
 
     def set_meta(self, key: str, value: str) -> None:
         self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
-
-    def add_root(self, path: str) -> None:
-        self.db.execute("INSERT OR IGNORE INTO roots VALUES (?, ?)", (path, time.time()))
-
-
-def dumps(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)
