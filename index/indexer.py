@@ -20,7 +20,7 @@ import numpy as np
 from index.chunking import CHUNKING_VERSION, Chunk, chunk_spans, split_sentences
 from index.documents import Dispatch, date_range
 from index.embedding import Embedder
-from index.french import ANALYZER_VERSION, analyze
+from index.french import analyze, analyzer_identity
 from index.keyword import KeywordIndex
 from index.loader import FileLoader
 from index.locking import writer_lock
@@ -52,7 +52,7 @@ class ChunkingConfig:
     @property
     def identity(self) -> str:
         return (f"chunking-{CHUNKING_VERSION}/max{self.max_tokens}/overlap{self.overlap_sentences}/"
-                f"titles{int(self.embed_titles)}/{ANALYZER_VERSION}")
+                f"titles{int(self.embed_titles)}/{analyzer_identity()}")
 
 
 @dataclass
