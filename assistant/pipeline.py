@@ -17,11 +17,18 @@ import numpy as np
 
 from assistant.settings import Settings
 
-RANKING_POOL = 40  # passages ranked per question; the answer reads the top k of them
+# Passages ranked per question; the answer reads the top k of them and retrieved_doc_ids the
+# documents of all of them: 40 passages held 10 distinct documents for R@10 on PIAF and the
+# headline sets (docs/benchmarks.md, "retrieved_doc_ids holds 10 distinct documents").
+RANKING_POOL = 40
 
 
 def quiet_environment() -> None:
-    """Nothing phones home; the hub stays reachable for users who set HF_HUB_OFFLINE themselves."""
+    """Nothing phones home; the hub stays reachable for users who set HF_HUB_OFFLINE themselves.
+
+    The one place the process environment is changed at run time, before the libraries that read
+    it are imported: called by the entry points (`serve`, and the Pipeline for the CLI).
+    """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -40,6 +47,8 @@ class QueryFilters:
 
 class Pipeline:
     def __init__(self, settings: Settings) -> None:
+        # The CLI's main() does not call quiet_environment() itself (assistant/cli.py is being split
+        # apart): until it does, the pipeline it builds does it for it.
         quiet_environment()
         from index.embedding import Embedder
         from index.records import Records
@@ -99,8 +108,7 @@ class Pipeline:
         if self._retriever is not None and s.store_mode == "embedded":
             release_clients()  # an embedded client caches the collection; reopen to see new writes
         vectors = open_vector_store(self.chroma_config, self.records, lock_path=s.data_dir / "index.lock")
-        keyword = KeywordIndex.open(self.records, s.data_dir / "keyword", s.bm25_k1, s.bm25_b)
-        keyword.doc_weight = s.bm25_doc_weight
+        keyword = KeywordIndex.open(self.records, s.data_dir / "keyword", s.bm25_k1, s.bm25_b, s.bm25_doc_weight)
         if self._indexer is not None:
             self._indexer._vectors = vectors
         return Retriever(self.records, vectors, keyword, self.embedder,

@@ -45,9 +45,11 @@ class IndexMismatchError(RuntimeError):
 
 @dataclass(frozen=True)
 class ChunkingConfig:
-    max_tokens: int = 180
-    overlap_sentences: int = 1
-    embed_titles: bool = True
+    """Settings chunk_max_tokens, chunk_overlap_sentences and embed_titles (no defaults of its own)."""
+
+    max_tokens: int
+    overlap_sentences: int
+    embed_titles: bool
 
     @property
     def identity(self) -> str:
@@ -98,8 +100,7 @@ def embed_text_for(title: str | None, chunk_text: str, embed_titles: bool) -> st
 class Indexer:
     def __init__(self, records: Records, chroma: ChromaConfig, keyword_dir: Path, embedder: Embedder,
                  chunking: ChunkingConfig, max_file_bytes: int, lock_path: Path, lock_timeout: float,
-                 bm25_k1: float = 1.2, bm25_b: float = 0.75, loader_timeout: float = 10.0,
-                 follow_symlinks: bool = False) -> None:
+                 bm25_k1: float, bm25_b: float, loader_timeout: float, follow_symlinks: bool) -> None:
         check_collection_name(chroma.collection)  # before reset/rebuild could wipe anything
         self.records = records
         self.chroma_config = chroma
@@ -374,7 +375,7 @@ class Indexer:
         # Neither bumps the generation: an unchanged sync must leave the derived stores as they are.
         self.records.drop_unreferenced_vectors()
         self.records.set_meta("last_indexed_at", str(time.time()))
-        KeywordIndex.open(self.records, self.keyword_dir, *self.bm25)
+        KeywordIndex.refresh(self.records, self.keyword_dir, *self.bm25)
         mark_in_step(self.records, self.vector_store())
 
     # -- repair -------------------------------------------------------------------------------

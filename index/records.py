@@ -174,6 +174,11 @@ class Records:
         keys = ("doc_id", "title", "date", "source", "language", "chunks", "source_path")
         return [dict(zip(keys, row)) for row in rows]
 
+    def doc_meta(self) -> list[tuple[str, int | None, int | None, str | None]]:
+        """(doc_id, date_min, date_max, source) of every document: what the filters read."""
+        with self._lock:
+            return self._db.execute("SELECT doc_id, date_min, date_max, source FROM documents").fetchall()
+
     def document_hashes(self) -> dict[str, tuple[str, str, str]]:
         """doc_id -> (content_hash, root, source_path), for change detection without loading texts."""
         with self._lock:
