@@ -143,6 +143,10 @@ class Indexer:
                 )
 
     # -- vector store -------------------------------------------------------------------------
+    def use_vectors(self, store: VectorStore) -> None:
+        """Share the store the query side just opened (and checked), instead of opening another."""
+        self._vectors = store
+
     def vector_store(self) -> VectorStore:
         if self._vectors is None:
             self._vectors = open_vector_store(self.chroma_config, self.records)
