@@ -8,20 +8,36 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from assistant.settings import Settings
 
-RANKING_POOL = 40  # passages ranked per question; the answer reads the top k of them
+if TYPE_CHECKING:  # the rooms behind the pipeline load on first use, not when it is imported
+    from assistant.answer import Answer
+    from assistant.generate import Generator
+    from assistant.retrieval import Retriever
+    from index.documents import Dispatch
+    from index.indexer import Indexer, SyncReport
+    from index.keyword import Filters
+    from index.stores import ChromaConfig
+
+# Passages ranked per question; the answer reads the top k of them and retrieved_doc_ids the
+# documents of all of them: 40 passages held 10 distinct documents for R@10 on PIAF and the
+# headline sets (docs/benchmarks.md, "retrieved_doc_ids holds 10 distinct documents").
+RANKING_POOL = 40
 
 
 def quiet_environment() -> None:
-    """Nothing phones home; the hub stays reachable for users who set HF_HUB_OFFLINE themselves."""
+    """Nothing phones home; the hub stays reachable for users who set HF_HUB_OFFLINE themselves.
+
+    The one place the process environment is changed at run time, before the libraries that read
+    it are imported: called by the entry points (`serve`, and the Pipeline for the CLI).
+    """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -40,6 +56,8 @@ class QueryFilters:
 
 class Pipeline:
     def __init__(self, settings: Settings) -> None:
+        # The CLI's main() does not call quiet_environment() itself (assistant/cli.py is being split
+        # apart): until it does, the pipeline it builds does it for it.
         quiet_environment()
         from index.embedding import Embedder
         from index.records import Records
@@ -50,14 +68,14 @@ class Pipeline:
         self.embedder = Embedder(settings.embedding_model, settings.embedding_backend,
                                  settings.embedding_batch_size, settings.embedding_threads)
         self._lock = threading.RLock()
-        self._indexer: Any = None
-        self._retriever: Any = None
+        self._indexer: Indexer | None = None
+        self._retriever: Retriever | None = None
         self._seen_generation: int | None = None
-        self._generator: Any = None
+        self._generator: Generator | None = None
 
     # -- building blocks ------------------------------------------------------------------------
     @property
-    def chroma_config(self) -> Any:
+    def chroma_config(self) -> ChromaConfig:
         from index.stores import ChromaConfig
 
         s = self.settings
@@ -65,7 +83,7 @@ class Pipeline:
                             collection=s.collection)
 
     @property
-    def indexer(self) -> Any:
+    def indexer(self) -> Indexer:
         if self._indexer is None:
             from index.indexer import ChunkingConfig, Indexer
 
@@ -79,7 +97,7 @@ class Pipeline:
                 loader_timeout=s.loader_timeout, follow_symlinks=s.follow_symlinks)
         return self._indexer
 
-    def retriever(self) -> Any:
+    def retriever(self) -> Retriever:
         """The retriever over the current index; reopened when another process changed it."""
         with self._lock:
             generation = self.records.generation
@@ -88,7 +106,7 @@ class Pipeline:
                 self._seen_generation = generation
             return self._retriever
 
-    def _open_retriever(self) -> Any:
+    def _open_retriever(self) -> Retriever:
         from assistant.retrieval import FusionParams, Retriever
         from index.keyword import KeywordIndex
         from index.stores import release_clients
@@ -99,10 +117,9 @@ class Pipeline:
         if self._retriever is not None and s.store_mode == "embedded":
             release_clients()  # an embedded client caches the collection; reopen to see new writes
         vectors = open_vector_store(self.chroma_config, self.records, lock_path=s.data_dir / "index.lock")
-        keyword = KeywordIndex.open(self.records, s.data_dir / "keyword", s.bm25_k1, s.bm25_b)
-        keyword.doc_weight = s.bm25_doc_weight
+        keyword = KeywordIndex.open(self.records, s.data_dir / "keyword", s.bm25_k1, s.bm25_b, s.bm25_doc_weight)
         if self._indexer is not None:
-            self._indexer._vectors = vectors
+            self._indexer.use_vectors(vectors)
         return Retriever(self.records, vectors, keyword, self.embedder,
                          FusionParams(dense_weight=s.dense_weight, candidate_k=s.candidate_k,
                                       dense_weight_statements=s.dense_weight_statements,
@@ -110,7 +127,8 @@ class Pipeline:
 
     # -- operations -----------------------------------------------------------------------------
     def index(self, paths: Iterable[Path] | None = None, rebuild: bool = False, reset: bool = False,
-              progress: Callable[[int, int, str], None] | None = None, transform: Any = None) -> Any:
+              progress: Callable[[int, int, str], None] | None = None,
+              transform: Callable[[Dispatch], Dispatch] | None = None) -> SyncReport:
         if self.embedder.notice:
             import sys
 
@@ -124,15 +142,18 @@ class Pipeline:
         return report
 
     def ask(self, question: str, filters: QueryFilters | None = None, history: list[str] | None = None,
-            mode: str = "hybrid", k: int | None = None, generative: bool | None = None) -> Any:
+            mode: str = "hybrid", k: int | None = None, generative: bool | None = None) -> Answer:
+        """The final Answer of `ask_stream` (its text deltas dropped)."""
         answer = None
         for item in self.ask_stream(question, filters, history, mode, k, generative):
             if not isinstance(item, str):
                 answer = item
+        assert answer is not None, "ask_stream always ends with an Answer"
         return answer
 
     def ask_stream(self, question: str, filters: QueryFilters | None = None, history: list[str] | None = None,
-                   mode: str = "hybrid", k: int | None = None, generative: bool | None = None) -> Iterator[Any]:
+                   mode: str = "hybrid", k: int | None = None,
+                   generative: bool | None = None) -> Iterator[str | Answer]:
         """Text deltas (`str`) while a language model writes, then exactly one final, verified Answer.
 
         With llm = none (or generative=False) there are no deltas; a model that fails yields the
@@ -140,26 +161,15 @@ class Pipeline:
         """
         from assistant.answer import AnswerParams, compose
         from assistant.background import REFERENCE_SENTENCES
+        from assistant.followup import follow_up_of
         from assistant.retrieval import documents_for, question_weights
-        from index.documents import date_range
-        from index.keyword import Filters
 
         question = question.strip()
         if not question:
             raise ValueError("the question is empty")
         started = time.perf_counter()
         retriever = self.retriever()
-        kf = None
-        if filters is not None:
-            lo = date_range(filters.date_from) if filters.date_from else None
-            hi = date_range(filters.date_to) if filters.date_to else None
-            if filters.date_from and lo is None:
-                raise ValueError(f"date_from: '{filters.date_from}' is not a date (use YYYY, YYYY-MM or YYYY-MM-DD)")
-            if filters.date_to and hi is None:
-                raise ValueError(f"date_to: '{filters.date_to}' is not a date (use YYYY, YYYY-MM or YYYY-MM-DD)")
-            kf = Filters(date_from=lo[0] if lo else None, date_to=hi[1] if hi else None,
-                         sources=tuple(filters.sources))
-        from assistant.followup import follow_up_of
+        kf = _keyword_filters(filters) if filters is not None else None
 
         earlier = follow_up_of(question, history or [])
         query = contextual_query(question, [earlier] if earlier else [])
@@ -176,7 +186,7 @@ class Pipeline:
             query_vector = self.embedder.embed_query(query)  # cached: retrieval embedded it already
             background = float(np.mean(self.embedder.reference_vectors(REFERENCE_SENTENCES) @ query_vector))
 
-            def similarity(texts: Any) -> Any:
+            def similarity(texts: Sequence[str]) -> np.ndarray:
                 return self.embedder.embed(list(texts)) @ query_vector
 
         answer = compose(question, passages, docs, weights,
@@ -201,7 +211,7 @@ class Pipeline:
             yield item
 
     @property
-    def generator(self) -> Any:
+    def generator(self) -> Generator:
         """The language-model side (llm != none); a missing package or model file raises LLMConfigError."""
         with self._lock:
             if self._generator is None:
@@ -236,6 +246,16 @@ class Pipeline:
 
     def documents(self) -> list[dict[str, Any]]:
         return self.records.document_summaries()
+
+    def is_empty(self) -> bool:
+        """No document indexed yet."""
+        return self.records.counts()[0] == 0
+
+    @property
+    def generation(self) -> int:
+        """Bumped by every change to the index, by this process or another: a view compares it to
+        the one it last showed to know when to read again."""
+        return self.records.generation
 
     def document(self, doc_id: str) -> dict[str, Any] | None:
         d = self.records.document(doc_id)
@@ -272,6 +292,20 @@ class Pipeline:
         if self._indexer is not None:
             self._indexer.close()
         self.records.close()
+
+
+def _keyword_filters(filters: QueryFilters) -> Filters:
+    """The user's filters as the stores take them: ISO dates (any precision) to yyyymmdd bounds."""
+    from index.documents import date_range
+    from index.keyword import Filters
+
+    lo = date_range(filters.date_from) if filters.date_from else None
+    hi = date_range(filters.date_to) if filters.date_to else None
+    if filters.date_from and lo is None:
+        raise ValueError(f"date_from: '{filters.date_from}' is not a date (use YYYY, YYYY-MM or YYYY-MM-DD)")
+    if filters.date_to and hi is None:
+        raise ValueError(f"date_to: '{filters.date_to}' is not a date (use YYYY, YYYY-MM or YYYY-MM-DD)")
+    return Filters(date_from=lo[0] if lo else None, date_to=hi[1] if hi else None, sources=tuple(filters.sources))
 
 
 def contextual_query(question: str, history: list[str]) -> str:

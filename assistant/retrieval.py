@@ -38,6 +38,13 @@ class Passage:
     keyword: float
 
 
+# Bonus for question word pairs found side by side in a chunk (stemmed, stop words out), times their
+# IDF share. Measured (docs/benchmarks.md, "Proximity bonus in the fusion"): PIAF MRR@10 +0.006 on
+# each half of the dev questions, R@1 +0.014 / +0.010, nothing lost elsewhere. A constant, not a
+# setting: no user has a reason to move it; tests turn it off to see the plain fusion.
+PROXIMITY_WEIGHT = 0.2
+
+
 @dataclass(frozen=True)
 class FusionParams:
     dense_weight: float
@@ -46,9 +53,7 @@ class FusionParams:
     # The keyword index is French: an English question matches little but names there.
     dense_weight_english: float
     candidate_k: int
-    # Bonus for question word pairs found side by side in a chunk (stemmed, stop words out): PIAF
-    # MRR@10 +0.007 on both halves of the dev questions at 0.2, nothing lost elsewhere.
-    proximity_weight: float = 0.2
+    proximity_weight: float = PROXIMITY_WEIGHT
 
 
 class Retriever:
@@ -214,24 +219,3 @@ def question_weights(keyword: KeywordIndex, terms: list[str]) -> dict[str, float
 
 def documents_for(records: Records, passages: list[Passage]) -> dict[str, DocumentRecord]:
     return {d.doc_id: d for d in records.documents(p.doc_id for p in passages)}
-
-
-def llama_retriever(retriever: Retriever, k: int, filters: Filters | None = None, mode: Mode = "hybrid") -> Any:
-    """The same retrieval as a llama-index BaseRetriever, for llama-index query engines."""
-    from llama_index.core.retrievers import BaseRetriever
-    from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
-
-    class DispatchRetriever(BaseRetriever):
-        def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-            passages = retriever.retrieve(query_bundle.query_str, k, filters, mode)
-            docs = documents_for(retriever.records, passages)
-            out = []
-            for p in passages:
-                doc = docs[p.doc_id]
-                node = TextNode(id_=p.chunk_id, text=doc.text[p.start:p.end], start_char_idx=p.start,
-                                end_char_idx=p.end, metadata={"doc_id": p.doc_id, "title": doc.title or "",
-                                                              "date": doc.date or "", "source": doc.source or ""})
-                out.append(NodeWithScore(node=node, score=p.score))
-            return out
-
-    return DispatchRetriever()

@@ -182,10 +182,6 @@ class Settings:
         return dataclasses.replace(self, **changes)
 
 
-def setting_fields() -> list[dataclasses.Field]:
-    return list(fields(Settings))
-
-
 def _field_type(f: dataclasses.Field) -> Any:
     hints = typing.get_type_hints(Settings)
     return hints[f.name]

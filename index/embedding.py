@@ -129,8 +129,8 @@ def _with_qconfig(linear: Any) -> Any:
 class Embedder:
     """Loads the model on first use; thread-safe for the web app's concurrent questions."""
 
-    def __init__(self, model: str = BUNDLED_MODEL, backend: str = "auto", batch_size: int = 32,
-                 threads: int = 0) -> None:
+    def __init__(self, model: str, backend: str, batch_size: int, threads: int) -> None:
+        """All four come from Settings (embedding_*): the pipeline builds the one the app uses."""
         self.model_name, self.notice = effective_model(model)
         self.backend = resolve_backend(self.model_name, backend)
         self.batch_size = batch_size
@@ -148,8 +148,7 @@ class Embedder:
 
     @cached_property
     def model(self) -> Any:
-        if os.environ.get("HF_HUB_OFFLINE") is None:
-            os.environ["HF_HUB_OFFLINE"] = "1"
+        # Hub access (HF_HUB_OFFLINE) is decided once by the entry point: assistant.pipeline.quiet_environment.
         import torch
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as transformers_logging

@@ -20,7 +20,7 @@ import numpy as np
 from index.chunking import CHUNKING_VERSION, Chunk, chunk_spans, split_sentences
 from index.documents import Dispatch, date_range
 from index.embedding import Embedder
-from index.french import ANALYZER_VERSION, analyze
+from index.french import analyze, analyzer_identity
 from index.keyword import KeywordIndex
 from index.loader import FileLoader
 from index.locking import writer_lock
@@ -45,14 +45,16 @@ class IndexMismatchError(RuntimeError):
 
 @dataclass(frozen=True)
 class ChunkingConfig:
-    max_tokens: int = 180
-    overlap_sentences: int = 1
-    embed_titles: bool = True
+    """Settings chunk_max_tokens, chunk_overlap_sentences and embed_titles (no defaults of its own)."""
+
+    max_tokens: int
+    overlap_sentences: int
+    embed_titles: bool
 
     @property
     def identity(self) -> str:
         return (f"chunking-{CHUNKING_VERSION}/max{self.max_tokens}/overlap{self.overlap_sentences}/"
-                f"titles{int(self.embed_titles)}/{ANALYZER_VERSION}")
+                f"titles{int(self.embed_titles)}/{analyzer_identity()}")
 
 
 @dataclass
@@ -98,8 +100,7 @@ def embed_text_for(title: str | None, chunk_text: str, embed_titles: bool) -> st
 class Indexer:
     def __init__(self, records: Records, chroma: ChromaConfig, keyword_dir: Path, embedder: Embedder,
                  chunking: ChunkingConfig, max_file_bytes: int, lock_path: Path, lock_timeout: float,
-                 bm25_k1: float = 1.2, bm25_b: float = 0.75, loader_timeout: float = 10.0,
-                 follow_symlinks: bool = False) -> None:
+                 bm25_k1: float, bm25_b: float, loader_timeout: float, follow_symlinks: bool) -> None:
         check_collection_name(chroma.collection)  # before reset/rebuild could wipe anything
         self.records = records
         self.chroma_config = chroma
@@ -142,6 +143,10 @@ class Indexer:
                 )
 
     # -- vector store -------------------------------------------------------------------------
+    def use_vectors(self, store: VectorStore) -> None:
+        """Share the store the query side just opened (and checked), instead of opening another."""
+        self._vectors = store
+
     def vector_store(self) -> VectorStore:
         if self._vectors is None:
             self._vectors = open_vector_store(self.chroma_config, self.records)
@@ -374,7 +379,7 @@ class Indexer:
         # Neither bumps the generation: an unchanged sync must leave the derived stores as they are.
         self.records.drop_unreferenced_vectors()
         self.records.set_meta("last_indexed_at", str(time.time()))
-        KeywordIndex.open(self.records, self.keyword_dir, *self.bm25)
+        KeywordIndex.refresh(self.records, self.keyword_dir, *self.bm25)
         mark_in_step(self.records, self.vector_store())
 
     # -- repair -------------------------------------------------------------------------------

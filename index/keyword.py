@@ -39,7 +39,7 @@ class KeywordIndex:
     def __init__(self, chunk_ids: list[str], chunk_doc: np.ndarray, doc_ids: list[str],
                  doc_date_min: np.ndarray, doc_date_max: np.ndarray, doc_source: list[str],
                  vocab: dict[str, int], idf: np.ndarray, weights, generation: int,
-                 k1: float, b: float, doc_weights=None, doc_weight: float = 0.7) -> None:
+                 k1: float, b: float, doc_weights=None) -> None:
         self.chunk_ids = chunk_ids
         self.chunk_doc = chunk_doc
         self.doc_ids = doc_ids
@@ -52,7 +52,9 @@ class KeywordIndex:
         # Whole-document BM25 (terms x docs): a headline or a question about an article as a whole
         # matches words spread over several chunks; chunk BM25 alone ranks a document by one chunk.
         self.doc_weights = doc_weights
-        self.doc_weight = doc_weight
+        # Share of a chunk's score taken from its document: the setting bm25_doc_weight, given to
+        # open(); an index built or loaded on its own ranks by chunk BM25 alone.
+        self.doc_weight = 0.0
         self.generation = generation
         self.k1 = k1
         self.b = b
@@ -63,7 +65,7 @@ class KeywordIndex:
 
     # -- building -----------------------------------------------------------------------------
     @classmethod
-    def build(cls, records: Records, k1: float = 1.2, b: float = 0.75) -> KeywordIndex:
+    def build(cls, records: Records, k1: float, b: float) -> KeywordIndex:
         from scipy import sparse
 
         generation = records.generation
@@ -176,8 +178,16 @@ class KeywordIndex:
                    k1=float(meta["k1"]), b=float(meta["b"]), doc_weights=doc_weights)
 
     @classmethod
-    def open(cls, records: Records, folder: Path, k1: float = 1.2, b: float = 0.75) -> KeywordIndex:
-        """The persisted index when it matches the records' generation, else a rebuilt one."""
+    def open(cls, records: Records, folder: Path, k1: float, b: float, doc_weight: float) -> KeywordIndex:
+        """The persisted index when it matches the records' generation, else a rebuilt one, scoring
+        with `doc_weight` of each document's BM25."""
+        index = cls.refresh(records, folder, k1, b)
+        index.doc_weight = doc_weight
+        return index
+
+    @classmethod
+    def refresh(cls, records: Records, folder: Path, k1: float, b: float) -> KeywordIndex:
+        """Bring the saved index in line with the records (rebuilt and saved when it lags)."""
         existing = cls.load(folder)
         if (existing is not None and existing.generation == records.generation
                 and math.isclose(existing.k1, k1) and math.isclose(existing.b, b)):
@@ -307,6 +317,4 @@ class _DocMeta:
 
 
 def _doc_meta(records: Records) -> list[_DocMeta]:
-    with records._lock:
-        rows = records._db.execute("SELECT doc_id, date_min, date_max, source FROM documents").fetchall()
-    return [_DocMeta(*r) for r in rows]
+    return [_DocMeta(*row) for row in records.doc_meta()]

@@ -6,7 +6,6 @@ here without re-embedding; every change bumps `generation` so derived stores kno
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 import time
@@ -175,6 +174,11 @@ class Records:
         keys = ("doc_id", "title", "date", "source", "language", "chunks", "source_path")
         return [dict(zip(keys, row)) for row in rows]
 
+    def doc_meta(self) -> list[tuple[str, int | None, int | None, str | None]]:
+        """(doc_id, date_min, date_max, source) of every document: what the filters read."""
+        with self._lock:
+            return self._db.execute("SELECT doc_id, date_min, date_max, source FROM documents").fetchall()
+
     def document_hashes(self) -> dict[str, tuple[str, str, str]]:
         """doc_id -> (content_hash, root, source_path), for change detection without loading texts."""
         with self._lock:
@@ -319,10 +323,3 @@ class _Transaction:
 
     def set_meta(self, key: str, value: str) -> None:
         self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
-
-    def add_root(self, path: str) -> None:
-        self.db.execute("INSERT OR IGNORE INTO roots VALUES (?, ?)", (path, time.time()))
-
-
-def dumps(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)

@@ -7,7 +7,7 @@ Chroma's default one (which downloads a model) can never run.
 from __future__ import annotations
 
 import errno
-import os
+import logging
 import re
 import shutil
 from collections.abc import Sequence
@@ -20,6 +20,7 @@ import numpy as np
 
 from index.keyword import Filters
 
+log = logging.getLogger("dispatch_qa.stores")
 
 class StoreError(RuntimeError):
     """The vector store cannot be opened or used; the message says what to do."""
@@ -73,19 +74,14 @@ def check_collection_name(name: str) -> None:
                          "'.', '_' or '-', starting and ending with a letter or digit)")
 
 
-def quiet_chroma() -> None:
-    """Chroma telemetry off before chromadb is imported anywhere."""
-    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-    os.environ.setdefault("CHROMA_TELEMETRY", "False")
-
-
 def _client(config: ChromaConfig) -> Any:
-    quiet_chroma()
     try:
         import chromadb
         from chromadb.config import Settings as ChromaSettings
     except ImportError:
         raise StoreError("chromadb is not installed: run `make setup` or `pip install chromadb`") from None
+    # Telemetry off for this client whatever the environment says (the entry points also set
+    # ANONYMIZED_TELEMETRY=False through assistant.pipeline.quiet_environment).
     settings = ChromaSettings(anonymized_telemetry=False, allow_reset=True)
     if config.mode == "server":
         try:
@@ -173,9 +169,13 @@ class VectorStore:
     @cached_property
     def _max_batch(self) -> int:
         """Chroma's own limit per call (asked of the server once, not per write)."""
+        import httpx
+        from chromadb.errors import ChromaError
+
         try:
             return max(1, int(self._client.get_max_batch_size()))
-        except Exception:
+        except (ChromaError, httpx.HTTPError) as exc:  # a server too old to say: Chroma's long-standing limit
+            log.warning("Chroma did not give its batch limit (%s); writing 5000 records per call", exc)
             return 5000
 
     def delete(self, ids: Sequence[str]) -> None:
@@ -209,10 +209,12 @@ class VectorStore:
 
     def reset(self) -> None:
         """Drop and recreate the collection (before a rebuild from the records)."""
+        from chromadb.errors import NotFoundError
+
         try:
             self._client.delete_collection(self.config.collection)
-        except Exception:
-            pass
+        except NotFoundError:
+            log.info("collection '%s' was already gone before the reset", self.config.collection)
         self._collection = self._client.get_or_create_collection(
             self.config.collection, embedding_function=None, configuration={"hnsw": {"space": "cosine"}})
         self._llama_store = None
@@ -221,12 +223,7 @@ class VectorStore:
 def wipe_embedded_store(config: ChromaConfig) -> None:
     """Remove a damaged on-disk store entirely; the records rebuild it."""
     if config.mode == "embedded" and config.path.exists():
-        try:
-            from chromadb.api.client import SharedSystemClient
-
-            SharedSystemClient.clear_system_cache()
-        except Exception:
-            pass
+        release_clients()  # a cached client would keep writing into the removed files
         if config.path.is_dir() and not config.path.is_symlink():
             shutil.rmtree(config.path)
         else:  # a file (or link) where the store's folder belongs
@@ -237,10 +234,9 @@ def release_clients() -> None:
     """Forget cached Chroma clients so the next open sees what another process wrote."""
     try:
         from chromadb.api.client import SharedSystemClient
-
-        SharedSystemClient.clear_system_cache()
-    except Exception:
-        pass
+    except ImportError:  # chromadb missing: no client was ever cached (_client says how to install it)
+        return
+    SharedSystemClient.clear_system_cache()
 
 
 def _llama_filters(filters: Filters | None) -> Any:

@@ -184,7 +184,8 @@ def main() -> int:
         questions = questions[:args.limit]
     cases = build_cases(passages, questions)
     defaults = Settings()  # the model and backend the app verifies with by default
-    embedder = Embedder(defaults.embedding_model, defaults.embedding_backend)
+    embedder = Embedder(defaults.embedding_model, defaults.embedding_backend, defaults.embedding_batch_size,
+                        defaults.embedding_threads)
     feats = features(cases, passages, embedder.embed, idf_weights(passages))
     labels = np.asarray([c["label"] for c in cases])
     halves = np.asarray([half(c["title"]) for c in cases])

@@ -59,9 +59,9 @@ def test_encoder_backends_stay_close_to_fp32():
              "La cheffe de la diplomatie européenne propose une aide militaire de 40 milliards d'euros.",
              "Vingt-huit jours plus tard, Jim se réveille à l'hôpital."]
     # MiniLM: the model these backends serve (`auto` keeps e5 in fp32, its weights being 4-bit already).
-    reference = Embedder(BUNDLED_MINILM, backend="torch").embed(texts)
+    reference = Embedder(BUNDLED_MINILM, "torch", 32, 0).embed(texts)
     for backend, floor in (("int8-all", 0.95), ("int8", 0.95), ("onnx", 0.999)):
-        vectors = Embedder(BUNDLED_MINILM, backend=backend).embed(texts)
+        vectors = Embedder(BUNDLED_MINILM, backend, 32, 0).embed(texts)
         assert vectors.shape == reference.shape
         assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
         cosines = np.sum(vectors * reference, axis=1)

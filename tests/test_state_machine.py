@@ -623,7 +623,7 @@ def test_with_int8_a_text_embeds_to_the_same_vector_whatever_its_batch():
 
     from index.embedding import BUNDLED_MINILM, Embedder
 
-    minilm = Embedder(BUNDLED_MINILM, "int8-all")
+    minilm = Embedder(BUNDLED_MINILM, "int8-all", 32, 0)
     alone = minilm.embed([SENTENCES[0]])[0]
     beside = minilm.embed([SENTENCES[0], " ".join(SENTENCES[3:9])])[0]
     assert np.abs(alone - beside).max() < 1e-4

@@ -9,8 +9,9 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 from starlette.middleware import Middleware
@@ -19,9 +20,13 @@ from assistant.settings import Settings, SettingsError
 from ui import guard, render
 from ui.checks import HISTORY_MAX, RequestProblem, ask_arguments
 from ui.guard import is_loopback, parse_auth
+from ui.layout import ChatTab, LibraryTab, chat_tab, dispatch_placeholder, library_tab
 from ui.library import UPLOAD_SUFFIXES, store_uploads, upload_file_of
 from ui.stream import accumulate, answer_events
-from ui.theme import CLICKS_JS, CSS, SCROLL_TO_MARK_JS, theme
+from ui.theme import CSS, theme
+
+if TYPE_CHECKING:
+    from assistant.pipeline import Pipeline
 
 log = logging.getLogger("dispatch_qa.ui")
 
@@ -34,10 +39,16 @@ REFRESH_SECONDS = 3.0  # how soon an index changed by the CLI shows in an open p
 _DATE_RE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 
 
-# -- callbacks (plain functions of the pipeline, testable without a browser) ------------------
+# -- callbacks (methods of one object, testable without a browser) -------------------------
 
 class ChatCallbacks:
-    def __init__(self, pipeline: Any, settings: Settings) -> None:
+    """Every handler of the web chat; each one delegates to the Pipeline and to ui/render.py.
+
+    The method names of the Gradio events are their (private) api names: tests and the guard's
+    tests address `respond`, `on_upload`, `on_reindex` and `on_delete` by name.
+    """
+
+    def __init__(self, pipeline: Pipeline, settings: Settings) -> None:
         self.pipeline = pipeline
         self.settings = settings
         self.library_dir = settings.library_dir
@@ -92,7 +103,7 @@ class ChatCallbacks:
             value = (value or "").strip()
             if value and not _DATE_RE.match(value):
                 return render.t(lang, "bad_date", field=name, value=value)
-        if self.pipeline.records.counts()[0] == 0:
+        if self.pipeline.is_empty():
             return render.t(lang, "empty_index")
         return None
 
@@ -113,9 +124,28 @@ class ChatCallbacks:
         return (render.sources_html(answer, turn_index, active=(kind, ref)),
                 render.dispatch_html(doc, cited, lang))
 
+    def ask_example(self, turns: list[dict[str, Any]] | None, date_from: str, date_to: str,
+                    sources: list[str] | None, evt: gr.EventData) -> Iterator[tuple[Any, ...]]:
+        """A clicked example question (the transcript's `example` event)."""
+        yield from self.respond(event_field(evt, "text", ""), turns, date_from, date_to, sources)
+
+    def ask_standalone(self, turns: list[dict[str, Any]] | None, date_from: str, date_to: str,
+                       sources: list[str] | None, evt: gr.EventData) -> Iterator[tuple[Any, ...]]:
+        """The same words again, as a new question (the follow-up reading overruled)."""
+        yield from self.respond(event_field(evt, "text", ""), turns, date_from, date_to, sources, standalone=True)
+
+    def show_citation(self, turns: list[dict[str, Any]], evt: gr.EventData) -> tuple[Any, Any]:
+        """A clicked citation marker or card (the `cite` event): the sources panel and the dispatch."""
+        try:
+            got = self.citation(turns, int(event_field(evt, "turn", -1)), str(event_field(evt, "kind", None)),
+                                int(event_field(evt, "ref", -1)))
+        except (TypeError, ValueError):
+            got = None
+        return got if got is not None else (gr.skip(), gr.skip())
+
     @staticmethod
     def new_chat() -> tuple[list, str, str, str]:
-        return [], render.transcript_html([], EXAMPLES), render.sources_html(None, 0), _dispatch_placeholder()
+        return [], render.transcript_html([], EXAMPLES), render.sources_html(None, 0), dispatch_placeholder()
 
     # library -----------------------------------------------------------------------------------
     def status_html(self) -> str:
@@ -123,7 +153,7 @@ class ChatCallbacks:
 
     def documents(self) -> list[dict[str, Any]]:
         """The indexed dispatches, read again only when the index changed (searching is per keystroke)."""
-        generation = self.pipeline.records.generation
+        generation = self.pipeline.generation
         if self._documents is None or self._documents[0] != generation:
             self._documents = (generation, self.pipeline.documents())
         return self._documents[1]
@@ -187,6 +217,38 @@ class ChatCallbacks:
             return render.message_html(f"Indexing did not run: {exc}", "error")
         return render.index_summary_html(report.to_dict(), rejected, note)
 
+    # library events: the action's message, then every view of the library refreshed ----------------
+    def library_views(self, query: str) -> tuple[Any, ...]:
+        """(generation shown, status line, table rows, count note, sources filter) as they are now."""
+        rows, note = self.table(query)
+        return (self.pipeline.generation, self.status_html(), rows, note,
+                gr.Dropdown(choices=self.source_choices()))
+
+    def refresh_if_changed(self, seen_generation: int, query: str) -> tuple[Any, ...]:
+        """The timer's check: read the library again only when another process changed the index."""
+        if self.pipeline.generation == seen_generation:
+            return (gr.skip(),) * LIBRARY_VIEWS
+        return self.library_views(query)
+
+    def on_upload(self, files: list[Any] | None, query: str, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
+        return (self.upload(files, progress), None, *self.library_views(query))
+
+    def on_reindex(self, query: str, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
+        return (self.reindex(progress), *self.library_views(query))
+
+    def on_delete(self, doc_id: str, query: str, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
+        return (self.delete(doc_id, progress), "", "", *self.library_views(query))
+
+    def on_select(self, evt: gr.SelectData) -> tuple[str, str]:
+        """A clicked table row: its id in the delete box and the dispatch previewed."""
+        row = evt.row_value or []
+        doc_id = str(row[4]) if len(row) > 4 else ""
+        doc = self.pipeline.document(doc_id) if doc_id else None
+        return doc_id, render.dispatch_html(doc, None, "en") if doc else ""
+
+    def on_search(self, query: str) -> tuple[list[list[Any]], str]:
+        return self.table(query)
+
     # API -----------------------------------------------------------------------------------------
     def api_ask(self, question: str, date_from: str = "", date_to: str = "", sources: list[str] | None = None,
                 history: list[str] | None = None) -> dict[str, Any]:
@@ -196,174 +258,106 @@ class ChatCallbacks:
         filters = QueryFilters(date_from or None, date_to or None, tuple(sources))
         return self.pipeline.ask(question, filters=filters, history=history).to_dict()
 
+    # The three public endpoints (gradio_client): their docstrings and hints are the API's description.
+    def ask_endpoint(self, question: str, date_from: str = "", date_to: str = "", sources: list[str] | None = None,
+                     history: list[str] | None = None) -> dict:
+        """Answer a question from the indexed dispatches. Returns the answer JSON (schema_version 1):
+        answer, abstained, citations (quote == text[start:end] of the cited dispatch), related, timings_ms."""
+        try:
+            return self.api_ask(question, date_from, date_to, sources, history)
+        except ValueError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+
+    def index_status(self) -> dict:
+        """What is indexed: documents, chunks, embedding model, store mode and location, last indexing time."""
+        return self.pipeline.status()
+
+    def all_documents(self) -> list:
+        """Every indexed dispatch: doc_id, title, date, source, language, chunks, source_path."""
+        return self.pipeline.documents()
+
+
+LIBRARY_VIEWS = 5  # what library_views returns: generation, status, table, count note, sources filter
+
+
+def event_field(evt: gr.EventData, name: str, default: Any) -> Any:
+    """One field of a custom event's data: `trigger('cite', {turn, ref, kind})` or
+    `trigger('example', {text})` in ui/theme.py's CLICKS_JS.
+
+    Attribute access is Gradio's public way to read it (EventData.__getattr__ looks the name up in
+    the event's data). An event sent with no data (null) makes that lookup raise TypeError, not
+    AttributeError, so getattr's default alone does not cover it.
+    """
+    try:
+        return getattr(evt, name, default)
+    except TypeError:
+        return default
+
 
 def _skip() -> Any:
     return gr.skip()
 
 
-def _dispatch_placeholder(lang: str = "en") -> str:
-    return f'<div class="dq-panel-empty">{render.esc(render.t(lang, "no_dispatch"))}</div>'
+# -- the Blocks: layout, then wiring; nothing here reads the index (demo.load fills the views) -----
+
+# Event options: private (no api name callable from outside), and who may run at once. Reads are
+# unlimited; every writer shares one slot, so two indexing runs never wait on the lock together.
+_PRIVATE: dict[str, Any] = {"api_visibility": "private"}
+_CHEAP: dict[str, Any] = {"api_visibility": "private", "concurrency_limit": None}
+_WRITER: dict[str, Any] = {"api_visibility": "private", "concurrency_limit": 1, "concurrency_id": "index"}
 
 
-# -- the Blocks ----------------------------------------------------------------------------
+def _wire_chat(cb: ChatCallbacks, chat: ChatTab, turns: gr.State) -> None:
+    filters = [chat.date_from, chat.date_to, chat.sources]
+    answer_views = [chat.transcript, chat.sources_panel, turns, chat.question]
+    chat.question.submit(cb.respond, inputs=[chat.question, turns, *filters], outputs=answer_views, **_PRIVATE)
+    chat.send.click(cb.respond, inputs=[chat.question, turns, *filters], outputs=answer_views, **_PRIVATE)
+    chat.transcript.example(cb.ask_example, inputs=[turns, *filters], outputs=answer_views, **_PRIVATE)
+    chat.transcript.standalone(cb.ask_standalone, inputs=[turns, *filters], outputs=answer_views, **_PRIVATE)
+    for panel in (chat.transcript, chat.sources_panel):
+        panel.cite(cb.show_citation, inputs=[turns], outputs=[chat.sources_panel, chat.dispatch], **_CHEAP)
+    chat.new_chat.click(cb.new_chat, outputs=[turns, chat.transcript, chat.sources_panel, chat.dispatch], **_CHEAP)
 
-def build_app(pipeline: Any, settings: Settings) -> Any:
-    """The whole web chat as a gr.Blocks (not launched)."""
+
+def _wire_library(cb: ChatCallbacks, library: LibraryTab, views: list[Any], seen_generation: gr.State,
+                  demo: gr.Blocks) -> None:
+    search = library.search
+    library.upload.upload(cb.on_upload, inputs=[library.upload, search],
+                          outputs=[library.summary, library.upload, *views], **_WRITER)
+    library.reindex.click(cb.on_reindex, inputs=[search], outputs=[library.summary, *views], **_WRITER)
+    library.delete.click(cb.on_delete, inputs=[library.selected, search],
+                         outputs=[library.summary, library.selected, library.preview, *views], **_WRITER)
+    library.table.select(cb.on_select, outputs=[library.selected, library.preview], **_CHEAP)
+    search.change(cb.on_search, inputs=[search], outputs=[library.table, library.count_note], **_CHEAP)
+    demo.load(cb.library_views, inputs=[search], outputs=views, **_CHEAP)
+    gr.Timer(REFRESH_SECONDS).tick(cb.refresh_if_changed, inputs=[seen_generation, search], outputs=views,
+                                   show_progress="hidden", **_CHEAP)
+
+
+def build_app(pipeline: Pipeline, settings: Settings) -> gr.Blocks:
+    """The whole web chat as a gr.Blocks (not launched): the layout, and each event wired to a
+    ChatCallbacks method."""
     cb = ChatCallbacks(pipeline, settings)
     settings.library_dir.mkdir(parents=True, exist_ok=True)
     guard.prepare_temp_dir(settings)  # before any component: Gradio reads GRADIO_TEMP_DIR as they are built
-    private: dict[str, Any] = {"api_visibility": "private"}
-    cheap: dict[str, Any] = {"api_visibility": "private", "concurrency_limit": None}
-    writer: dict[str, Any] = {"api_visibility": "private", "concurrency_limit": 1, "concurrency_id": "index"}
-
     with gr.Blocks(title="Dispatch QA", analytics_enabled=False, delete_cache=(900, 3600)) as demo:
         turns = gr.State([])
         seen_generation = gr.State(-1)
         with gr.Row(elem_classes="dq-header"):
             gr.HTML("<h1>Dispatch QA</h1>", js_on_load=None)
-        status = gr.HTML(cb.status_html(), js_on_load=None, elem_id="dq-status")
+        status = gr.HTML("", js_on_load=None, elem_id="dq-status")
         with gr.Tabs():
             with gr.Tab("Chat", id="chat", elem_id="dq-tab-chat"):
-                with gr.Row(equal_height=False):
-                    with gr.Column(scale=5):
-                        transcript = gr.HTML(render.transcript_html([], EXAMPLES), js_on_load=CLICKS_JS,
-                                             elem_id="dq-transcript", max_height=640,
-                                             container=True, padding=True)
-                        with gr.Row():
-                            question = gr.Textbox(show_label=False, scale=8, lines=1, max_lines=5, autofocus=True,
-                                                  placeholder="Ask about the dispatches… / Posez votre question…",
-                                                  elem_id="dq-question")
-                            send = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="dq-send")
-                        with gr.Row():
-                            new_chat = gr.Button("New chat", size="sm", elem_id="dq-new-chat")
-                        with gr.Accordion("Filters", open=False, elem_id="dq-filters"):
-                            with gr.Row():
-                                date_from = gr.Textbox(label="From date", placeholder="YYYY[-MM[-DD]]",
-                                                       elem_id="dq-date-from")
-                                date_to = gr.Textbox(label="To date", placeholder="YYYY[-MM[-DD]]",
-                                                     elem_id="dq-date-to")
-                            sources = gr.Dropdown(label="Sources / agencies", choices=cb.source_choices(),
-                                                  multiselect=True, allow_custom_value=True, elem_id="dq-sources-filter")
-                    with gr.Column(scale=4):
-                        sources_panel = gr.HTML(render.sources_html(None, 0), js_on_load=CLICKS_JS,
-                                                elem_id="dq-sources", container=True, padding=True)
-                        dispatch = gr.HTML(_dispatch_placeholder(), js_on_load=SCROLL_TO_MARK_JS,
-                                           elem_id="dq-dispatch", container=True, padding=True)
+                chat = chat_tab(EXAMPLES)
             with gr.Tab("Library", id="library", elem_id="dq-tab-library"):
-                with gr.Row(equal_height=False):
-                    with gr.Column(scale=3):
-                        upload = gr.File(label=f"Upload articles ({', '.join(UPLOAD_SUFFIXES)})",
-                                         file_count="multiple", file_types=list(UPLOAD_SUFFIXES),
-                                         elem_id="dq-upload")
-                        summary = gr.HTML("", js_on_load=None, elem_id="dq-summary")
-                        reindex = gr.Button("Re-index all folders", elem_id="dq-reindex")
-                    with gr.Column(scale=5):
-                        search = gr.Textbox(label="Search dispatches", placeholder="title, date, source, id…",
-                                            elem_id="dq-search")
-                        initial_rows, initial_note = cb.table("")
-                        count_note = gr.Markdown(initial_note, elem_id="dq-count")
-                        table = gr.Dataframe(value=initial_rows, headers=render.DOCUMENT_COLUMNS, interactive=False,
-                                             wrap=True, max_height=420, elem_id="dq-docs",
-                                             column_widths=["37%", "11%", "12%", "10%", "20%", "10%"],
-                                             datatype=["str", "str", "str", "number", "str", "str"])
-                        with gr.Row():
-                            selected = gr.Textbox(label="Selected dispatch id", scale=4, elem_id="dq-selected")
-                            delete = gr.Button("Delete dispatch", variant="stop", scale=1, elem_id="dq-delete")
-                        preview = gr.HTML("", js_on_load=None, elem_id="dq-preview")
-
-        # chat events
-        ask_io = {"inputs": [question, turns, date_from, date_to, sources],
-                  "outputs": [transcript, sources_panel, turns, question]}
-        question.submit(cb.respond, **ask_io, **private)
-        send.click(cb.respond, **ask_io, **private)
-
-        def ask_example(turns_now, df, dt, src, evt: gr.EventData):
-            yield from cb.respond(getattr(evt, "text", ""), turns_now, df, dt, src)
-
-        transcript.example(ask_example, inputs=[turns, date_from, date_to, sources],
-                           outputs=[transcript, sources_panel, turns, question], **private)
-
-        def ask_standalone(turns_now, df, dt, src, evt: gr.EventData):
-            yield from cb.respond(getattr(evt, "text", ""), turns_now, df, dt, src, standalone=True)
-
-        transcript.standalone(ask_standalone, inputs=[turns, date_from, date_to, sources],
-                              outputs=[transcript, sources_panel, turns, question], **private)
-
-        def show_citation(turns_now, evt: gr.EventData):
-            data = evt._data or {}
-            try:
-                got = cb.citation(turns_now, int(data.get("turn", -1)), str(data.get("kind")), int(data.get("ref", -1)))
-            except (TypeError, ValueError):
-                got = None
-            return got if got is not None else (gr.skip(), gr.skip())
-
-        transcript.cite(show_citation, inputs=[turns], outputs=[sources_panel, dispatch], **cheap)
-        sources_panel.cite(show_citation, inputs=[turns], outputs=[sources_panel, dispatch], **cheap)
-        new_chat.click(cb.new_chat, outputs=[turns, transcript, sources_panel, dispatch], **cheap)
-
-        # library events
-        def library_views(query: str):
-            rows, note = cb.table(query)
-            return (pipeline.records.generation, cb.status_html(), rows, note,
-                    gr.Dropdown(choices=cb.source_choices()))
-
-        library_outputs = [seen_generation, status, table, count_note, sources]
-
-        def refresh_if_changed(seen: int, query: str):
-            if pipeline.records.generation == seen:
-                return (gr.skip(),) * len(library_outputs)
-            return library_views(query)
-
-        def on_upload(files, query, progress=gr.Progress()):
-            return (cb.upload(files, progress), None, *library_views(query))
-
-        def on_reindex(query, progress=gr.Progress()):
-            return (cb.reindex(progress), *library_views(query))
-
-        def on_delete(doc_id, query, progress=gr.Progress()):
-            return (cb.delete(doc_id, progress), "", "", *library_views(query))
-
-        def on_select(evt: gr.SelectData):
-            row = evt.row_value or []
-            doc_id = str(row[4]) if len(row) > 4 else ""
-            doc = pipeline.document(doc_id) if doc_id else None
-            return doc_id, render.dispatch_html(doc, None, "en") if doc else ""
-
-        def on_search(query: str):
-            rows, note = cb.table(query)
-            return rows, note
-
-        upload.upload(on_upload, inputs=[upload, search], outputs=[summary, upload, *library_outputs], **writer)
-        reindex.click(on_reindex, inputs=[search], outputs=[summary, *library_outputs], **writer)
-        delete.click(on_delete, inputs=[selected, search], outputs=[summary, selected, preview, *library_outputs],
-                     **writer)
-        table.select(on_select, outputs=[selected, preview], **cheap)
-        search.change(on_search, inputs=[search], outputs=[table, count_note], **cheap)
-        demo.load(library_views, inputs=[search], outputs=library_outputs, **cheap)
-        gr.Timer(REFRESH_SECONDS).tick(refresh_if_changed, inputs=[seen_generation, search],
-                                       outputs=library_outputs, show_progress="hidden", **cheap)
-
-        # the public API (gradio_client): the core JSON answer and the index status
-        def ask(question: str, date_from: str = "", date_to: str = "", sources: list[str] | None = None,
-                history: list[str] | None = None) -> dict:
-            """Answer a question from the indexed dispatches. Returns the answer JSON (schema_version 1):
-            answer, abstained, citations (quote == text[start:end] of the cited dispatch), related, timings_ms."""
-            try:
-                return cb.api_ask(question, date_from, date_to, sources, history)
-            except ValueError as exc:
-                raise gr.Error(str(exc), print_exception=False) from None
-
-        def index_status() -> dict:
-            """What is indexed: documents, chunks, embedding model, store mode and location, last indexing time."""
-            return pipeline.status()
-
-        def documents() -> list:
-            """Every indexed dispatch: doc_id, title, date, source, language, chunks, source_path."""
-            return pipeline.documents()
-
-        gr.api(ask, api_name="ask")
-        gr.api(index_status, api_name="index_status", concurrency_limit=None)
-        gr.api(documents, api_name="documents", concurrency_limit=None)
+                library = library_tab()
+        views = [seen_generation, status, library.table, library.count_note, chat.sources]
+        assert len(views) == LIBRARY_VIEWS
+        _wire_chat(cb, chat, turns)
+        _wire_library(cb, library, views, seen_generation, demo)
+        gr.api(cb.ask_endpoint, api_name="ask")
+        gr.api(cb.index_status, api_name="index_status", concurrency_limit=None)
+        gr.api(cb.all_documents, api_name="documents", concurrency_limit=None)
     return demo
 
 
@@ -399,7 +393,7 @@ def launch_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-def queue(demo: Any, settings: Settings) -> Any:
+def queue(demo: gr.Blocks, settings: Settings) -> gr.Blocks:
     return demo.queue(default_concurrency_limit=settings.queue_concurrency, max_size=settings.queue_max_size)
 
 
@@ -410,8 +404,8 @@ def seeds_dir() -> Path | None:
     return None
 
 
-def seed_if_empty(pipeline: Any) -> None:
-    if pipeline.records.counts()[0]:
+def seed_if_empty(pipeline: Pipeline) -> None:
+    if not pipeline.is_empty():
         return
     seeds = seeds_dir()
     if seeds is None:
@@ -434,11 +428,9 @@ def serve(settings: Settings, seed: bool = True) -> int:
     pipeline = open_pipeline(settings)
     if seed:
         seed_if_empty(pipeline)
-    llm_check = getattr(pipeline, "llm_check", None)
-    if callable(llm_check):
-        problem = llm_check()  # a bad LLM configuration raises here, before the server starts
-        if problem:
-            print(f"warning: {problem}; answers fall back to extractive quotes", file=sys.stderr)
+    problem = pipeline.llm_check()  # a bad LLM configuration raises here, before the server starts
+    if problem:
+        print(f"warning: {problem}; answers fall back to extractive quotes", file=sys.stderr)
     demo = queue(build_app(pipeline, settings), settings)
     if settings.host in ("0.0.0.0", "::") and not settings.allowed_hosts:
         print("note: only 127.0.0.1/localhost names are answered: list the names or addresses users type in "
