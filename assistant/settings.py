@@ -15,11 +15,13 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
+from assistant.errors import DispatchQAError
+
 ENV_PREFIX = "DISPATCH_QA_"
 CONFIG_FILE_NAME = "dispatch-qa.toml"
 
 
-class SettingsError(ValueError):
+class SettingsError(DispatchQAError, ValueError):
     """A setting has a value we cannot use; the message names the setting and where it came from."""
 
 

@@ -20,6 +20,7 @@ import numpy as np
 from index.chunking import CHUNKING_VERSION, Chunk, chunk_spans, split_sentences
 from index.documents import Dispatch, date_range
 from index.embedding import Embedder
+from index.errors import DispatchQAError
 from index.french import ANALYZER_VERSION, analyze
 from index.keyword import KeywordIndex
 from index.loader import FileLoader
@@ -39,7 +40,7 @@ Progress = Callable[[int, int, str], None]
 BATCH_CHUNKS = 1024
 
 
-class IndexMismatchError(RuntimeError):
+class IndexMismatchError(DispatchQAError, RuntimeError):
     """The index was built by another model or chunking; mixing vectors is refused."""
 
 
