@@ -108,7 +108,7 @@ class Settings:
 
     # Answering
     answer_max_sentences: int = field(default=2, metadata=_doc(
-        "Sentences in an extractive answer (1 to 3)."))
+        "Sentences in an answer, extractive or generative (1 to 3)."))
     abstain_threshold: float = field(default=0.35, metadata=_doc(
         "Lexical evidence (IDF share of the question's words found in the best sentence and passage) "
         "below which the assistant abstains, unless the dense evidence below vouches (0 never abstains)."))
