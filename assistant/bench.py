@@ -22,7 +22,7 @@ from typing import Any
 from assistant.errors import CommandError, DispatchQAError
 from assistant.metrics import percentile
 from assistant.questions import load_questions
-from assistant.reporting import peak_rss_mb, print_json, write_report
+from assistant.reporting import peak_rss_mb, print_json, settings_snapshot, write_report
 from assistant.settings import Settings
 
 
@@ -183,10 +183,13 @@ def llama_index_baseline(model_path: str, articles: list[dict[str, Any]], max_to
             "chunk_size_tokens": max_tokens, "chunk_overlap_tokens": 20, "backend": "torch fp32"}
 
 
+INGEST_SETTINGS = ("embedding_model", "embedding_backend", "embedding_batch_size", "embedding_threads",
+                   "chunk_max_tokens", "chunk_overlap_sentences", "embed_titles")
+
+
 def run_ingest(settings: Settings, corpus: Path, limit: int, work: Path, skip_baselines: bool,
                skip_llama: bool) -> dict[str, Any]:
     from assistant.pipeline import open_pipeline
-    from index.embedding import Embedder, resolve_model_path
 
     extra_n = max(1, math.ceil(limit / 100))
     lines = read_articles(corpus, limit + extra_n)
@@ -197,17 +200,25 @@ def run_ingest(settings: Settings, corpus: Path, limit: int, work: Path, skip_ba
     if pipeline.records.counts()[0]:
         raise BenchError(f"{work / 'index'} already holds an index; give an empty --work-dir")
     report: dict[str, Any] = {"machine": machine(), "corpus": str(corpus), "limit": len(base),
-                              "settings": {k: getattr(settings, k) for k in (
-                                  "embedding_model", "embedding_backend", "embedding_batch_size",
-                                  "embedding_threads", "chunk_max_tokens", "chunk_overlap_sentences",
-                                  "embed_titles")}}
+                              "settings": settings_snapshot(settings, INGEST_SETTINGS)}
     report["settings"]["embedding_model"] = pipeline.embedder.model_name
-    report["settings"]["embedding_backend"] = backend = pipeline.embedder.backend  # `auto` resolved
+    report["settings"]["embedding_backend"] = pipeline.embedder.backend  # `auto` resolved
     started = time.perf_counter()
     pipeline.embedder.embed(["échauffement"])  # model load is a one-off, reported apart
     report["model_load_s"] = round(time.perf_counter() - started, 2)
+    _measure_indexing(pipeline, subset, base, extra, report)
+    if skip_baselines:
+        return report
+    _measure_baselines(pipeline, settings, base, skip_llama, report)
+    report["ratios"] = ratios(report)
+    report["peak_rss_mb_whole_run"] = peak_rss_mb()
+    return report
 
-    _log(f"project indexing of {len(base)} articles ({pipeline.embedder.model_name}, {backend})...")
+
+def _measure_indexing(pipeline: Any, subset: Path, base: list[str], extra: list[str],
+                      report: dict[str, Any]) -> None:
+    """The project's full indexing of `base`, then re-indexing it unchanged and grown by `extra`."""
+    _log(f"project indexing of {len(base)} articles ({pipeline.embedder.model_name}, {pipeline.embedder.backend})...")
     cpu = time.process_time()
     full = pipeline.index([subset])
     project_cpu = time.process_time() - cpu
@@ -236,8 +247,13 @@ def run_ingest(settings: Settings, corpus: Path, limit: int, work: Path, skip_ba
     _write(subset, base)
     pipeline.index([subset])  # back to the measured set, so the raw encode sees the same chunks
 
-    if skip_baselines:
-        return report
+
+def _measure_baselines(pipeline: Any, settings: Settings, base: list[str], skip_llama: bool,
+                       report: dict[str, Any]) -> None:
+    """The bare encoder on the very chunk texts the project embedded (and in fp32), then plain llama-index."""
+    from index.embedding import Embedder, resolve_model_path
+
+    backend = pipeline.embedder.backend
     texts = chunk_texts(pipeline)
     _log(f"raw encode of the same {len(texts)} chunk texts ({backend})...")
     seconds, cpu_s = raw_encode(pipeline.embedder, texts)
@@ -262,9 +278,6 @@ def run_ingest(settings: Settings, corpus: Path, limit: int, work: Path, skip_ba
                                                      pipeline.embedder.max_tokens - 4,
                                                      settings.embedding_batch_size, pipeline.embedder.passage_prompt)
         _log(f"  {report['llama_index']}")
-    report["ratios"] = ratios(report)
-    report["peak_rss_mb_whole_run"] = peak_rss_mb()
-    return report
 
 
 def ratios(report: dict[str, Any]) -> dict[str, float | None]:
