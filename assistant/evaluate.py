@@ -24,6 +24,7 @@ MODES = ("dense", "keyword", "hybrid")
 LATENCY_KEY = "total"
 
 
+# -- running -----------------------------------------------------------------------------------
 
 @dataclass
 class EvalRun:
