@@ -12,7 +12,6 @@ import json
 import math
 import platform
 import random
-import resource
 import shutil
 import sys
 import tempfile
@@ -20,18 +19,30 @@ import time
 from pathlib import Path
 from typing import Any
 
+from assistant.errors import CommandError, DispatchQAError
+from assistant.metrics import percentile
+from assistant.questions import load_questions
+from assistant.reporting import peak_rss_mb, print_json, settings_snapshot, write_report
 from assistant.settings import Settings
 
 
-class BenchError(ValueError):
+class BenchError(DispatchQAError, ValueError):
     """The bench cannot run with these inputs; the message says why."""
 
 
-def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("bench", parents=[common], help="benchmark indexing throughput and query latency")
-    bsub = p.add_subparsers(dest="bench_command", required=True, metavar="WHAT")
+def register(subparsers: Any, common: argparse.ArgumentParser) -> Any:
+    """Adds `bench` to the CLI's subcommands; returns the subparsers of `bench <what>`, where a module
+    adding a bench of its own registers its parser."""
+    p = subparsers.add_parser("bench", parents=[common], help="benchmark indexing throughput and query latency")
+    bench_subparsers = p.add_subparsers(dest="bench_command", required=True, metavar="WHAT")
+    _register_ingest(bench_subparsers, common)
+    _register_query(bench_subparsers, common)
+    return bench_subparsers
 
-    i = bsub.add_parser("ingest", parents=[common], help="indexing throughput vs raw encode and plain llama-index")
+
+def _register_ingest(bench_subparsers: Any, common: argparse.ArgumentParser) -> None:
+    i = bench_subparsers.add_parser("ingest", parents=[common],
+                                    help="indexing throughput vs raw encode and plain llama-index")
     i.add_argument("--corpus", type=Path, required=True, help="JSONL corpus (one article per line)")
     i.add_argument("--limit", type=int, default=1000, help="first N articles of the corpus [default: 1000]")
     i.add_argument("--out", type=Path, help="write the JSON report here")
@@ -44,7 +55,9 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
                                     "each against its own raw encode (default: the embedding_model setting)")
     i.set_defaults(handler=cmd_ingest)
 
-    q = bsub.add_parser("query", parents=[common], help="ask latency vs the raw retrieval components")
+
+def _register_query(bench_subparsers: Any, common: argparse.ArgumentParser) -> None:
+    q = bench_subparsers.add_parser("query", parents=[common], help="ask latency vs the raw retrieval components")
     q.add_argument("--corpus", type=Path,
                    help="JSONL corpus to index into --data-dir first (its first --limit articles); "
                         "without it, the index already in --data-dir is used")
@@ -77,11 +90,6 @@ def machine() -> dict[str, Any]:
             "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
 
 
-def peak_rss_mb() -> float:
-    # ru_maxrss is in KiB on Linux.
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-
-
 def read_articles(corpus: Path, limit: int) -> list[str]:
     """The corpus's first `limit` lines, validated as JSON objects with a `text`."""
     if corpus.suffix != ".jsonl" or not corpus.is_file():
@@ -112,12 +120,6 @@ def _write(path: Path, lines: list[str]) -> None:
 
 def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
-
-
-def _save(report: dict[str, Any], out: Path | None) -> None:
-    if out:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
 
 
 # -- ingest ------------------------------------------------------------------------------------
@@ -181,10 +183,13 @@ def llama_index_baseline(model_path: str, articles: list[dict[str, Any]], max_to
             "chunk_size_tokens": max_tokens, "chunk_overlap_tokens": 20, "backend": "torch fp32"}
 
 
+INGEST_SETTINGS = ("embedding_model", "embedding_backend", "embedding_batch_size", "embedding_threads",
+                   "chunk_max_tokens", "chunk_overlap_sentences", "embed_titles")
+
+
 def run_ingest(settings: Settings, corpus: Path, limit: int, work: Path, skip_baselines: bool,
                skip_llama: bool) -> dict[str, Any]:
     from assistant.pipeline import open_pipeline
-    from index.embedding import Embedder, resolve_model_path
 
     extra_n = max(1, math.ceil(limit / 100))
     lines = read_articles(corpus, limit + extra_n)
@@ -195,17 +200,25 @@ def run_ingest(settings: Settings, corpus: Path, limit: int, work: Path, skip_ba
     if pipeline.records.counts()[0]:
         raise BenchError(f"{work / 'index'} already holds an index; give an empty --work-dir")
     report: dict[str, Any] = {"machine": machine(), "corpus": str(corpus), "limit": len(base),
-                              "settings": {k: getattr(settings, k) for k in (
-                                  "embedding_model", "embedding_backend", "embedding_batch_size",
-                                  "embedding_threads", "chunk_max_tokens", "chunk_overlap_sentences",
-                                  "embed_titles")}}
+                              "settings": settings_snapshot(settings, INGEST_SETTINGS)}
     report["settings"]["embedding_model"] = pipeline.embedder.model_name
-    report["settings"]["embedding_backend"] = backend = pipeline.embedder.backend  # `auto` resolved
+    report["settings"]["embedding_backend"] = pipeline.embedder.backend  # `auto` resolved
     started = time.perf_counter()
     pipeline.embedder.embed(["échauffement"])  # model load is a one-off, reported apart
     report["model_load_s"] = round(time.perf_counter() - started, 2)
+    _measure_indexing(pipeline, subset, base, extra, report)
+    if skip_baselines:
+        return report
+    _measure_baselines(pipeline, settings, base, skip_llama, report)
+    report["ratios"] = ratios(report)
+    report["peak_rss_mb_whole_run"] = peak_rss_mb()
+    return report
 
-    _log(f"project indexing of {len(base)} articles ({pipeline.embedder.model_name}, {backend})...")
+
+def _measure_indexing(pipeline: Any, subset: Path, base: list[str], extra: list[str],
+                      report: dict[str, Any]) -> None:
+    """The project's full indexing of `base`, then re-indexing it unchanged and grown by `extra`."""
+    _log(f"project indexing of {len(base)} articles ({pipeline.embedder.model_name}, {pipeline.embedder.backend})...")
     cpu = time.process_time()
     full = pipeline.index([subset])
     project_cpu = time.process_time() - cpu
@@ -234,8 +247,13 @@ def run_ingest(settings: Settings, corpus: Path, limit: int, work: Path, skip_ba
     _write(subset, base)
     pipeline.index([subset])  # back to the measured set, so the raw encode sees the same chunks
 
-    if skip_baselines:
-        return report
+
+def _measure_baselines(pipeline: Any, settings: Settings, base: list[str], skip_llama: bool,
+                       report: dict[str, Any]) -> None:
+    """The bare encoder on the very chunk texts the project embedded (and in fp32), then plain llama-index."""
+    from index.embedding import Embedder, resolve_model_path
+
+    backend = pipeline.embedder.backend
     texts = chunk_texts(pipeline)
     _log(f"raw encode of the same {len(texts)} chunk texts ({backend})...")
     seconds, cpu_s = raw_encode(pipeline.embedder, texts)
@@ -260,9 +278,6 @@ def run_ingest(settings: Settings, corpus: Path, limit: int, work: Path, skip_ba
                                                      pipeline.embedder.max_tokens - 4,
                                                      settings.embedding_batch_size, pipeline.embedder.passage_prompt)
         _log(f"  {report['llama_index']}")
-    report["ratios"] = ratios(report)
-    report["peak_rss_mb_whole_run"] = peak_rss_mb()
-    return report
 
 
 def ratios(report: dict[str, Any]) -> dict[str, float | None]:
@@ -292,8 +307,6 @@ def _cpu_ratio(project: dict[str, Any], other: dict[str, Any] | None, per: str) 
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
-    from assistant.cli import CommandError
-
     if args.limit < 1:
         raise CommandError("--limit must be at least 1")
     models = [m.strip() for m in (args.models or settings.embedding_model).split(",") if m.strip()]
@@ -305,15 +318,13 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
             where = work / f"model-{n}" if len(models) > 1 else work
             reports.append(run_ingest(settings.replace(embedding_model=model), args.corpus, args.limit, where,
                                       args.skip_baselines, args.skip_llama))
-    except BenchError as exc:
-        raise CommandError(str(exc)) from None
     finally:
         if temp:
             shutil.rmtree(work, ignore_errors=True)
     report = reports[0] if len(reports) == 1 else {"models": reports}
-    _save(report, args.out)
+    write_report(report, args.out)
     if args.json:
-        sys.stdout.write(json.dumps(report, ensure_ascii=False, indent=2) + "\n")
+        print_json(report)
     else:
         print("\n\n".join(format_ingest(r) for r in reports))
     return 0
@@ -348,7 +359,6 @@ def format_ingest(r: dict[str, Any]) -> str:
 
 def run_query(settings: Settings, corpus: Path | None, limit: int, questions: Path | None, n: int,
               seed: int) -> dict[str, Any]:
-    from assistant.evaluate import load_questions, percentile
     from assistant.pipeline import open_pipeline
     from index.french import analyze
 
@@ -404,16 +414,10 @@ def run_query(settings: Settings, corpus: Path | None, limit: int, questions: Pa
 
 
 def cmd_query(args: argparse.Namespace, settings: Settings) -> int:
-    from assistant.cli import CommandError
-    from assistant.evaluate import EvalError
-
-    try:
-        report = run_query(settings, args.corpus, args.limit, args.questions, args.n, args.seed)
-    except (BenchError, EvalError) as exc:
-        raise CommandError(str(exc)) from None
-    _save(report, args.out)
+    report = run_query(settings, args.corpus, args.limit, args.questions, args.n, args.seed)
+    write_report(report, args.out)
     if args.json:
-        sys.stdout.write(json.dumps(report, ensure_ascii=False, indent=2) + "\n")
+        print_json(report)
     else:
         a, r = report["ask_ms"], report["raw_components_ms"]
         print(f"{report['questions']} questions on {report['documents']} documents ({report['chunks']} chunks)\n"

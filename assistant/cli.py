@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import typing
 from dataclasses import fields
 from pathlib import Path
 from typing import Any, Literal
 
+from assistant import bench, evaluate
+from assistant.errors import CommandError, DispatchQAError
 from assistant.progress import ProgressBar
-from assistant.settings import Settings, SettingsError, load_settings
+from assistant.reporting import print_json
+from assistant.settings import Settings, load_settings
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
-
-
-class CommandError(Exception):
-    """A user-facing failure: printed as one line, exit code 1."""
 
 
 class UsageError(Exception):
@@ -65,42 +63,48 @@ def build_parser() -> argparse.ArgumentParser:
     common = _settings_parent()
     parser = _Parser(
         prog="dispatch-qa", description="Ask questions of news dispatches; every answer cites its passages.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _register_index_commands(subparsers, common)
+    _register_document_commands(subparsers, common)
+    p = subparsers.add_parser("serve", parents=[common], help="start the web chat")
+    p.add_argument("--no-seed", action="store_true", help="do not index seeds/ when the index is empty")
+    p.set_defaults(handler=cmd_serve)
+    evaluate.register(subparsers, common)
+    bench.register(subparsers, common)
+    return parser
 
-    p = sub.add_parser("index", parents=[common], help="index (sync) folders or files of dispatches")
+
+def _register_index_commands(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    """`index` and `ask`: what a user does first and most."""
+    p = subparsers.add_parser("index", parents=[common], help="index (sync) folders or files of dispatches")
     p.add_argument("paths", nargs="*", type=Path, help="folders and/or files; none re-syncs every indexed root")
     p.add_argument("--rebuild", action="store_true",
                    help="rebuild the vector store from the records (no re-embedding)")
     p.add_argument("--reset", action="store_true",
                    help="forget every vector and re-embed from the roots (after changing the model)")
+    p.set_defaults(handler=cmd_index)
 
-    p = sub.add_parser("ask", parents=[common], help="ask a question")
+    p = subparsers.add_parser("ask", parents=[common], help="ask a question")
     p.add_argument("question")
     p.add_argument("--date-from", help="only dispatches dated on/after (YYYY[-MM[-DD]])")
     p.add_argument("--date-to", help="only dispatches dated on/before (YYYY[-MM[-DD]])")
     p.add_argument("--source", action="append", default=[], help="only this source/agency (repeatable)")
+    p.set_defaults(handler=cmd_ask)
 
-    sub.add_parser("status", parents=[common], help="what is indexed")
-    sub.add_parser("list", parents=[common], help="list indexed documents")
-    p = sub.add_parser("show", parents=[common], help="one document's metadata and text")
+
+def _register_document_commands(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    """The commands that inspect or trim what is indexed."""
+    subparsers.add_parser("status", parents=[common], help="what is indexed").set_defaults(handler=cmd_status)
+    subparsers.add_parser("list", parents=[common], help="list indexed documents").set_defaults(handler=cmd_list)
+    p = subparsers.add_parser("show", parents=[common], help="one document's metadata and text")
     p.add_argument("doc_id")
-    p = sub.add_parser("remove", parents=[common], help="take one document out of the index")
+    p.set_defaults(handler=cmd_show)
+    p = subparsers.add_parser("remove", parents=[common], help="take one document out of the index")
     p.add_argument("doc_id")
-    p = sub.add_parser("roots", parents=[common], help="list the indexed roots, or forget one")
+    p.set_defaults(handler=cmd_remove)
+    p = subparsers.add_parser("roots", parents=[common], help="list the indexed roots, or forget one")
     p.add_argument("--forget", metavar="PATH", help="stop syncing this root and remove its documents from the index")
-    p = sub.add_parser("serve", parents=[common], help="start the web chat")
-    p.add_argument("--no-seed", action="store_true", help="do not index seeds/ when the index is empty")
-
-    _add_eval_bench(sub, common)
-    return parser
-
-
-def _add_eval_bench(sub: Any, common: argparse.ArgumentParser) -> None:
-    try:
-        from assistant import evaluate
-    except ImportError:
-        return
-    evaluate.add_parsers(sub, common)
+    p.set_defaults(handler=cmd_roots)
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -125,7 +129,7 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     bar.close()
     data = report.to_dict()
     if args.json:
-        _print_json({"summary": _summary(data), **data})
+        print_json({"summary": _summary(data), **data})
     else:
         if report.repaired:
             print(f"repaired: {report.repaired}", file=sys.stderr)
@@ -152,12 +156,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         raise CommandError(f"the index in {settings.data_dir} is empty: run `dispatch-qa index seeds/` first")
     filters = QueryFilters(args.date_from, args.date_to, tuple(args.source))
     if settings.llm != "none":
-        from assistant.generate import LLMConfigError
-
-        try:
-            pipeline.generator  # noqa: B018 - a missing package or model file stops here, before any work
-        except LLMConfigError as exc:
-            raise CommandError(str(exc)) from None
+        pipeline.generator  # noqa: B018 - a missing package or model file stops here, before any work
     try:
         if args.json:  # one object, after verification: never streamed
             answer = pipeline.ask(args.question, filters=filters)
@@ -166,7 +165,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     except ValueError as exc:
         raise CommandError(str(exc)) from None
     if args.json:
-        _print_json(answer.to_dict())
+        print_json(answer.to_dict())
         return EXIT_OK
     print(render_answer(answer, bold=sys.stdout.isatty()))
     return EXIT_OK
@@ -239,7 +238,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
 
     status = open_pipeline(settings).status()
     if args.json:
-        _print_json(status)
+        print_json(status)
     else:
         for key, value in status.items():
             print(f"{key.replace('_', ' ')}: {value if value is not None else '-'}")
@@ -251,7 +250,7 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
 
     docs = open_pipeline(settings).documents()
     if args.json:
-        _print_json({"documents": docs})
+        print_json({"documents": docs})
     else:
         for d in docs:
             print(f"{d['doc_id']}\t{d['date'] or '-'}\t{d['source'] or '-'}\t{d['chunks']} chunks\t{d['title'] or ''}")
@@ -266,7 +265,7 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
     if doc is None:
         raise CommandError(f"no document with id '{args.doc_id}' (see `dispatch-qa list`)")
     if args.json:
-        _print_json(doc)
+        print_json(doc)
     else:
         for key in ("doc_id", "title", "date", "source", "language", "chunks", "source_path", "indexed_at"):
             print(f"{key}: {doc[key] if doc[key] is not None else '-'}")
@@ -282,7 +281,7 @@ def cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
     if not removed:
         raise CommandError(f"no document with id '{args.doc_id}' (see `dispatch-qa list`)")
     if args.json:
-        _print_json({"removed": args.doc_id})
+        print_json({"removed": args.doc_id})
     else:
         print(f"removed {args.doc_id}")
     return EXIT_OK
@@ -297,13 +296,13 @@ def cmd_roots(args: argparse.Namespace, settings: Settings) -> int:
         if removed is None:
             raise CommandError(f"{args.forget} is not an indexed root (see `dispatch-qa roots`)")
         if args.json:
-            _print_json({"forgotten": args.forget, "removed": removed})
+            print_json({"forgotten": args.forget, "removed": removed})
         else:
             print(f"forgot {args.forget}: {len(removed)} documents removed from the index")
         return EXIT_OK
     roots = pipeline.roots()
     if args.json:
-        _print_json({"roots": roots})
+        print_json({"roots": roots})
     else:
         for r in roots:
             print(f"{r['path']}\t{r['documents']} documents" + (f"\t({r['problem']})" if r["problem"] else ""))
@@ -317,17 +316,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return serve(settings, seed=not args.no_seed)
 
 
-COMMANDS = {"index": cmd_index, "ask": cmd_ask, "status": cmd_status, "list": cmd_list, "show": cmd_show,
-            "remove": cmd_remove, "roots": cmd_roots, "serve": cmd_serve}
-
-
 # -- plumbing ----------------------------------------------------------------------------------
-
-
-
-def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
-
 
 def main(argv: list[str] | None = None) -> int:
     """The one top-level handler: every failure is one line on stderr (and, with --json, one
@@ -338,52 +327,31 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         want_json = getattr(args, "json", want_json)
         settings = settings_from_args(args)
-        handler = COMMANDS.get(args.command) or getattr(args, "handler", None)
-        return handler(args, settings)
+        return args.handler(args, settings)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         if want_json:
-            _print_json({"error": "interrupted"})
+            print_json({"error": "interrupted"})
         return EXIT_ERROR
     except UsageError as exc:
         build_parser().print_usage(sys.stderr)
         print(exc, file=sys.stderr)
         if want_json:
-            _print_json({"error": str(exc)})
+            print_json({"error": str(exc)})
         return EXIT_USAGE
-    except (CommandError, SettingsError) as exc:
+    except DispatchQAError as exc:
         return _fail(str(exc), want_json)
-    except Exception as exc:  # noqa: BLE001 - one clear line for the known failures, never a stdout traceback
-        if _is_known(exc):
-            return _fail(str(exc), want_json)
+    except Exception as exc:  # noqa: BLE001 - a bug: its traceback on stderr, never on stdout
         import traceback
 
         traceback.print_exc(file=sys.stderr)
         return _fail(f"unexpected error: {type(exc).__name__}: {exc}", want_json)
 
 
-def _is_known(exc: Exception) -> bool:
-    from index.embedding import EmbeddingError
-    from index.indexer import IndexMismatchError
-    from index.locking import IndexLockedError
-    from index.records import RecordsError
-    from index.stores import StoreError
-
-    known: tuple[type[Exception], ...] = (EmbeddingError, IndexMismatchError, IndexLockedError, RecordsError,
-                                          StoreError)
-    try:
-        from assistant.generate import LLMConfigError
-
-        known += (LLMConfigError,)
-    except ImportError:
-        pass
-    return isinstance(exc, known)
-
-
 def _fail(message: str, want_json: bool) -> int:
     print(f"error: {message}", file=sys.stderr)
     if want_json:
-        _print_json({"error": message})
+        print_json({"error": message})
     return EXIT_ERROR
 
 

@@ -200,7 +200,7 @@ class Pipeline:
         if self.settings.llm == "none" or generative is False or not passages:
             yield answer
             return
-        from assistant.generate import prompt_sources
+        from assistant.llm.prompt import prompt_sources
 
         sources = prompt_sources(passages[:k], docs)
         for item in self.generator.stream(question, sources, answer, list(history or []) if earlier else [],
@@ -215,9 +215,9 @@ class Pipeline:
         """The language-model side (llm != none); a missing package or model file raises LLMConfigError."""
         with self._lock:
             if self._generator is None:
-                from assistant.generate import Generator, LLMOptions
+                from assistant.llm.generate import Generator
 
-                generator = Generator(LLMOptions.from_settings(self.settings), self.embedder.embed)
+                generator = Generator.from_settings(self.settings, self.embedder.embed)
                 generator.llm  # noqa: B018 - configuration errors surface now, not mid-answer
                 self._generator = generator
             return self._generator

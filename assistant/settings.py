@@ -15,11 +15,13 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
+from assistant.errors import DispatchQAError
+
 ENV_PREFIX = "DISPATCH_QA_"
 CONFIG_FILE_NAME = "dispatch-qa.toml"
 
 
-class SettingsError(ValueError):
+class SettingsError(DispatchQAError, ValueError):
     """A setting has a value we cannot use; the message names the setting and where it came from."""
 
 
@@ -106,7 +108,7 @@ class Settings:
 
     # Answering
     answer_max_sentences: int = field(default=2, metadata=_doc(
-        "Sentences in an extractive answer (1 to 3)."))
+        "Sentences in an answer, extractive or generative (1 to 3)."))
     abstain_threshold: float = field(default=0.35, metadata=_doc(
         "Lexical evidence (IDF share of the question's words found in the best sentence and passage) "
         "below which the assistant abstains, unless the dense evidence below vouches (0 never abstains)."))

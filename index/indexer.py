@@ -20,7 +20,8 @@ import numpy as np
 from index.chunking import CHUNKING_VERSION, Chunk, chunk_spans, split_sentences
 from index.documents import Dispatch, date_range
 from index.embedding import Embedder
-from index.french import analyze, analyzer_identity
+from index.errors import DispatchQAError
+from index.french import ANALYZER_VERSION, analyze, analyzer_identity
 from index.keyword import KeywordIndex
 from index.loader import FileLoader
 from index.locking import writer_lock
@@ -39,7 +40,7 @@ Progress = Callable[[int, int, str], None]
 BATCH_CHUNKS = 1024
 
 
-class IndexMismatchError(RuntimeError):
+class IndexMismatchError(DispatchQAError, RuntimeError):
     """The index was built by another model or chunking; mixing vectors is refused."""
 
 
@@ -54,7 +55,7 @@ class ChunkingConfig:
     @property
     def identity(self) -> str:
         return (f"chunking-{CHUNKING_VERSION}/max{self.max_tokens}/overlap{self.overlap_sentences}/"
-                f"titles{int(self.embed_titles)}/{analyzer_identity()}")
+                f"titles{int(self.embed_titles)}/{ANALYZER_VERSION}")
 
 
 @dataclass
@@ -122,7 +123,8 @@ class Indexer:
     def check_identity(self, write: bool) -> None:
         """Refuse an index built by another model/chunking; stamp a new one."""
         manifest = self.records.manifest()
-        wanted = {"embedding_model": self.embedder.identity, "chunking": self.chunking.identity}
+        wanted = {"embedding_model": self.embedder.identity, "chunking": self.chunking.identity,
+                  "analyzer": analyzer_identity()}
         recorded_model = manifest.get("embedding_model")
         if recorded_model is None:
             if write:
@@ -131,13 +133,21 @@ class Indexer:
                     for key, value in {**wanted, "dimension": dim}.items():
                         tx.set_meta(key, value)
             return
+        if "analyzer" not in manifest:
+            # Indexes from before the stemmer's release was recorded were built with the one
+            # requirements.lock pins (PyStemmer 2.2.0.3): adopt, rather than re-embed every index.
+            if write:
+                with self.records.transaction() as tx:
+                    tx.set_meta("analyzer", wanted["analyzer"])
+            manifest = {**manifest, "analyzer": wanted["analyzer"]}
         for key, value in wanted.items():
             if manifest.get(key) != value:
                 raise IndexMismatchError(
                     f"the index in {self.records.path.parent} was built with {key} "
                     f"'{manifest.get(key)}', but the settings ask for '{value}'. "
-                    + ("Vectors of different models are never mixed" if key == "embedding_model"
-                       else "Chunks cut another way would not match the stored ones")
+                    + {"embedding_model": "Vectors of different models are never mixed",
+                       "analyzer": "Keyword terms of another stemmer release would silently miss words"}.get(
+                        key, "Chunks cut another way would not match the stored ones")
                     + ": re-index with `dispatch-qa index --reset` (re-embeds everything), or use the "
                     "settings the index was built with."
                 )

@@ -9,8 +9,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from index.errors import DispatchQAError
 
-class IndexLockedError(RuntimeError):
+
+class IndexLockedError(DispatchQAError, RuntimeError):
     """Another process is writing to this index."""
 
 

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from index.errors import DispatchQAError
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS roots (path TEXT PRIMARY KEY, added_at REAL NOT NULL);
@@ -76,7 +78,7 @@ class ChunkRecord:
     terms: str  # analyzed keyword terms, space separated
 
 
-class RecordsError(RuntimeError):
+class RecordsError(DispatchQAError, RuntimeError):
     """records.sqlite cannot be read: the message names the file and what to do."""
 
 

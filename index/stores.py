@@ -18,11 +18,12 @@ from typing import Any, Literal
 
 import numpy as np
 
+from index.errors import DispatchQAError
 from index.keyword import Filters
 
 log = logging.getLogger("dispatch_qa.stores")
 
-class StoreError(RuntimeError):
+class StoreError(DispatchQAError, RuntimeError):
     """The vector store cannot be opened or used; the message says what to do."""
 
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from assistant.evaluate import load_questions  # noqa: E402
 from assistant.pipeline import open_pipeline  # noqa: E402
+from assistant.questions import load_questions  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
 
 

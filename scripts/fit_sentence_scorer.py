@@ -20,8 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from assistant import answer as A
-from assistant.evaluate import load_questions, normalize_answer, sample
+from assistant.metrics import normalize_answer
 from assistant.pipeline import RANKING_POOL, contextual_query
+from assistant.questions import load_questions, sample
 from assistant.retrieval import documents_for, question_weights
 from assistant.settings import load_settings
 from index.french import analyze

@@ -22,7 +22,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from assistant.evaluate import load_questions, reciprocal_rank  # noqa: E402
+from assistant.metrics import reciprocal_rank  # noqa: E402
+from assistant.questions import load_questions  # noqa: E402
 from assistant.retrieval import is_question  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
 from index.french import analyze  # noqa: E402

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from conftest import ORANGESUM
 
 from assistant.cli import main
 
+# The OrangeSum corpus lives outside the repository (../shared/data) and is not on every machine.
+needs_orangesum = pytest.mark.skipif(not ORANGESUM.is_file(),
+                                     reason=f"needs the shared OrangeSum corpus, not found at {ORANGESUM}")
 
+
+@needs_orangesum
 def test_bench_ingest_measures_project_raw_encode_and_reindex(tmp_path):
     out = tmp_path / "ingest.json"
     code = main(["bench", "ingest", "--corpus", str(ORANGESUM), "--limit", "4", "--skip-llama",
@@ -29,6 +35,7 @@ def test_bench_ingest_measures_project_raw_encode_and_reindex(tmp_path):
     assert report["machine"]["cores"] >= 1
 
 
+@needs_orangesum
 def test_bench_query_compares_ask_with_raw_components(tmp_path):
     out = tmp_path / "query.json"
     code = main(["bench", "query", "--corpus", str(ORANGESUM), "--limit", "5", "--n", "4",

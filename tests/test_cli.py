@@ -315,3 +315,25 @@ def test_unreadable_records_are_a_clear_error(cli, tmp_path):
         result = cli(*argv, "--data-dir", data, "--json")
         assert result.code == 1, argv
         assert str(data / "records.sqlite") in result.json["error"] and "index the folders again" in result.json["error"]
+
+
+def test_analyzer_release_is_recorded_adopted_by_older_indexes_and_refused_when_it_differs(cli, tmp_path):
+    import sqlite3
+
+    from index.french import analyzer_identity
+    from index.records import Records
+
+    data = tmp_path / "data"
+    assert cli("index", SEEDS, "--data-dir", data).code == 0
+    records_path = make_settings(data).records_path
+    assert Records(records_path).manifest()["analyzer"] == analyzer_identity()
+    with sqlite3.connect(records_path) as db:  # an index from before the entry existed
+        db.execute("DELETE FROM meta WHERE key = 'analyzer'")
+    assert cli("ask", "Qui a appelé les soldats ukrainiens à déposer les armes ?", "--data-dir", data).code == 0
+    assert cli("index", "--data-dir", data).code == 0
+    assert Records(records_path).manifest()["analyzer"] == analyzer_identity()
+    with sqlite3.connect(records_path) as db:
+        db.execute("UPDATE meta SET value = 'fr-1+pystemmer-9.0.0' WHERE key = 'analyzer'")
+    result = cli("ask", "Qui ?", "--data-dir", data, "--json")
+    assert result.code == 1 and "analyzer 'fr-1+pystemmer-9.0.0'" in result.json["error"]
+    assert "stemmer" in result.json["error"] and "--reset" in result.json["error"]

@@ -8,22 +8,9 @@ from pathlib import Path
 import pytest
 from conftest import SHARED_DATA, make_settings, open_pipeline
 
-from assistant.evaluate import (
-    EvalError,
-    EvalRun,
-    Question,
-    answer_hit,
-    detect_format,
-    drop_title,
-    load_questions,
-    normalize_answer,
-    percentile,
-    recall_at,
-    reciprocal_rank,
-    run_eval,
-    sample,
-    summarize,
-)
+from assistant.evaluate import EvalRun, run_eval
+from assistant.metrics import answer_hit, normalize_answer, percentile, recall_at, reciprocal_rank, summarize
+from assistant.questions import EvalError, Question, detect_format, drop_title, load_questions, sample
 
 PIAF_QUESTIONS = SHARED_DATA / "piaf_dev_questions.jsonl"
 PIAF_PASSAGES = SHARED_DATA / "piaf_passages.jsonl"

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from assistant.answer import question_type
-from assistant.evaluate import dangling_answer, highlighted_text, normalize_span, span_exact_match, span_f1
 from assistant.highlight import highlight_span
+from assistant.metrics import dangling_answer, highlighted_text, normalize_span, span_exact_match, span_f1
 
 
 def _hl(question: str, quote: str) -> str | None:

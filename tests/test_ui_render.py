@@ -305,7 +305,7 @@ def test_only_the_serve_command_imports_gradio():
             "assert 'gradio' not in sys.modules, 'assistant imported gradio'\n"
             "assert not any(m == 'ui' or m.startswith('ui.') for m in sys.modules)\n")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parent.parent)
-    for path in (Path(__file__).resolve().parent.parent / "assistant").glob("*.py"):
+    for path in (Path(__file__).resolve().parent.parent / "assistant").rglob("*.py"):
         text = path.read_text(encoding="utf-8")
         assert "import gradio" not in text, path
         for line in text.splitlines():
