@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from assistant import bench_html
 from assistant.settings import Settings
 
 
@@ -55,6 +56,7 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     q.add_argument("--seed", type=int, default=0, help="sampling seed [default: 0]")
     q.add_argument("--out", type=Path, help="write the JSON report here")
     q.set_defaults(handler=cmd_query)
+    bench_html.add_parser(bsub, common)
 
 
 # -- shared ------------------------------------------------------------------------------------
