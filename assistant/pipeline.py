@@ -141,7 +141,7 @@ class Pipeline:
         from assistant.answer import AnswerParams, compose
         from assistant.background import REFERENCE_SENTENCES
         from assistant.retrieval import documents_for, question_weights
-        from index.documents import date_range
+        from index.dates import date_range
         from index.keyword import Filters
 
         question = question.strip()

@@ -4,17 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from index.documents import (
-    SUPPORTED_SUFFIXES,
-    Dispatch,
-    DocumentError,
-    LoadResult,
-    date_range,
-    dispatch_hash,
-    iter_files,
-    load_file,
-    parse_date,
-)
+from index.dates import date_range, parse_date
+from index.dispatch import Dispatch, DocumentError, LoadResult, dispatch_hash
+from index.documents import iter_files, load_file
+from index.formats import SUPPORTED_SUFFIXES
 
 SEEDS = Path(__file__).parent.parent / "seeds"
 SEED_000 = SEEDS / "000_fb850ab909d3a4ae.txt"
