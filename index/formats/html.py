@@ -318,6 +318,15 @@ def _title(h1_of: dict[int, str], meta: dict[str, str], soup: Any, container: An
     return shorten(title) if title else None
 
 
+def _headlines(soup: Any, meta: dict[str, str], h1_of: dict[int, str]) -> set[str]:
+    """Every way the page states its title: <h1>s, og:title, <title>."""
+    found = {*h1_of.values(), _collapse(meta.get("og:title", ""))}
+    found.update(_collapse(h1.get_text(" ")) for h1 in soup.find_all("h1"))
+    if soup.title is not None:
+        found.add(_collapse(soup.title.get_text(" ")))
+    return found
+
+
 def _source(meta: dict[str, str], text: str) -> str | None:
     """An explicit source meta tag (any value), a publisher/author meta naming a known agency, else
     a dateline or signature in the text."""
@@ -341,7 +350,10 @@ def load_html(html: str, doc_id: str, source_path: str, shown: str) -> LoadResul
     container = _article_container(soup)
     text = ""
     if depth < _LXML_MAX_DEPTH:
-        text = "\n\n".join(p for p in article_paragraphs(html) if p not in boilerplate)
+        paragraphs = [p for p in article_paragraphs(html) if p not in boilerplate]
+        if paragraphs and paragraphs[0] in _headlines(soup, meta, h1_of):
+            paragraphs = paragraphs[1:]  # the title is metadata; the text starts at the dateline
+        text = "\n\n".join(paragraphs)
     text = text or _container_text(container)
     if not text.strip():
         raise DocumentError(shown, "no article text found in the HTML")
