@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # the rooms behind the pipeline load on first use, not when i
     from assistant.answer import Answer
     from assistant.generate import Generator
     from assistant.retrieval import Retriever
-    from index.documents import Dispatch
+    from index.dispatch import Dispatch
     from index.indexer import Indexer, SyncReport
     from index.keyword import Filters
     from index.stores import ChromaConfig
@@ -296,7 +296,7 @@ class Pipeline:
 
 def _keyword_filters(filters: QueryFilters) -> Filters:
     """The user's filters as the stores take them: ISO dates (any precision) to yyyymmdd bounds."""
-    from index.documents import date_range
+    from index.dates import date_range
     from index.keyword import Filters
 
     lo = date_range(filters.date_from) if filters.date_from else None

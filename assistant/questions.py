@@ -118,7 +118,7 @@ def sample(questions: list[Question], limit: int | None, seed: int | None) -> li
 
 
 def drop_title(dispatch: Any) -> Any:
-    from index.documents import dispatch_hash
+    from index.dispatch import dispatch_hash
 
     bare = replace(dispatch, title=None)
     return replace(bare, content_hash=dispatch_hash(bare))

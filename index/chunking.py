@@ -16,6 +16,7 @@ __all__ = [
     "Chunk",
     "Span",
     "chunk_spans",
+    "is_abbreviation",
     "is_heading_line",
     "split_sentences",
 ]
@@ -149,7 +150,7 @@ def _sentence_cuts(line: str) -> list[int]:
         terminator_start = match.start(1)
         if terminator_start > 0 and line[terminator_start - 1] in "[(":
             continue  # elision marks like "[...]" sit mid-sentence
-        if match.group(1) == "." and _is_abbreviation(line, terminator_start):
+        if match.group(1) == "." and is_abbreviation(line, terminator_start):
             continue
         if any(open_at < cut < close_after for open_at, close_after in quotes):
             continue
@@ -166,7 +167,7 @@ def _starts_sentence(line: str, pos: int) -> bool:
     return char.isupper() or char.isdigit() or char in _SENTENCE_OPENERS
 
 
-def _is_abbreviation(line: str, dot: int) -> bool:
+def is_abbreviation(line: str, dot: int) -> bool:
     """Whether the period at ``dot`` closes an abbreviation or an initial."""
     # The whitespace-free run just before the dot. Taken with rsplit: re.search(r"\S+$") tried
     # every start position of the line, for every period, and was half the sentence splitting.

@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from index.chunking import CHUNKING_VERSION, Chunk, chunk_spans, split_sentences
-from index.documents import Dispatch, date_range
+from index.dates import date_range
+from index.dispatch import Dispatch
 from index.embedding import Embedder
 from index.errors import DispatchQAError
 from index.french import ANALYZER_VERSION, analyze, analyzer_identity

@@ -25,7 +25,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from index.documents import DocumentError, LoadResult, load_file
+from index.dispatch import DocumentError, LoadResult
+from index.documents import load_file
 
 __all__ = ["BUDGET_STEP_BYTES", "FileLoader", "budget"]
 
@@ -52,6 +53,7 @@ def serve(fd: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     conn = Connection(fd)
     import bs4  # noqa: F401 - imported before "ready", so no file's budget pays for it
+    import trafilatura  # noqa: F401
 
     import index.french  # noqa: F401
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from index.documents import date_range
+from index.dates import date_range
 from index.locking import IndexLockedError, writer_lock
 from index.records import DocumentRecord, Records
 from index.stores import ChromaConfig, StoreError, VectorStore, check_collection_name, is_damage, wipe_embedded_store

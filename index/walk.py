@@ -14,7 +14,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from index.documents import SUPPORTED_SUFFIXES
+from index.formats import SUPPORTED_SUFFIXES
 
 __all__ = ["Scan", "root_problem", "scan"]
 

@@ -137,7 +137,7 @@ def test_sample_is_reproducible_and_limited():
 
 
 def test_drop_title_recomputes_the_content_hash():
-    from index.documents import Dispatch, dispatch_hash
+    from index.dispatch import Dispatch, dispatch_hash
 
     d = Dispatch(doc_id="x", title="Un titre", date=None, source=None, language="fr", text="Un texte.",
                  source_path="/x.jsonl")

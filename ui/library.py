@@ -12,7 +12,9 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-UPLOAD_SUFFIXES = (".txt", ".md", ".html", ".htm", ".json", ".jsonl")
+from index.formats import SUPPORTED_SUFFIXES
+
+UPLOAD_SUFFIXES = SUPPORTED_SUFFIXES  # what the loaders read, so the two lists cannot drift apart
 
 
 @dataclass
