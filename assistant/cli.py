@@ -321,6 +321,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 def main(argv: list[str] | None = None) -> int:
     """The one top-level handler: every failure is one line on stderr (and, with --json, one
     `{"error": ...}` object on stdout); a traceback, when there is one, goes to stderr only."""
+    from assistant.environment import quiet_environment
+
+    quiet_environment()
     argv = sys.argv[1:] if argv is None else argv
     want_json = "--json" in argv
     try:

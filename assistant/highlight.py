@@ -9,47 +9,22 @@ import json
 import re
 from pathlib import Path
 
-from index.french import fold_accents
-
-_MONTH = ("janvier|février|fevrier|mars|avril|mai|juin|juillet|août|aout|septembre|octobre|novembre|décembre|"
-          "decembre")
-_DATE_RE = re.compile(
-    r"\b(?:(?:le\s+)?(?:1er|\d{1,2})\s+)?(?:" + _MONTH + r")(?:\s+(?:\d{3,4}))?\b"
-    r"|\b(?:en\s+)?\d{3,4}\b(?:\s*[-–]\s*\d{2,4}\b)?"
-    r"|\b[XVI]+e\s+siècle\b|\b[XVI]+e\b", re.IGNORECASE)
-_NUMWORD = (r"un|une|deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|treize|quatorze|quinze|seize|"
-            r"vingt|trente|quarante|cinquante|soixante|cent|cents|mille|dizaines?|centaines?|milliers?")
-_NUMBER_RE = re.compile(
-    r"(?:\b\d[\d\u00a0 ]*(?:[.,]\d+)?|\b(?:" + _NUMWORD + r")(?:[\s-](?:" + _NUMWORD + r"))*\b)"
-    r"(?:\s*%|\s*(?:millions?|milliards?|mille|km|m|kg|€|\$|euros?|dollars?)\b)?"
-    r"(?:\s+(?:d['’]|de\s+)?(?!(?:et|ou|à|a|en|le|la|les|du|des|au|aux|par|pour|sur|dans)\b)[a-zà-ÿ]{3,}\b)?",
-    re.IGNORECASE)
-_PARTICLE = r"(?:\s+(?:de|du|des|d['’]|von|van|la|le|di|da|del|y|ben|al|et)\s*)"
-_NAME_RE = re.compile(r"[A-ZÀ-Ý][\wÀ-ÿ'’.-]*(?:(?:\s+|" + _PARTICLE + r")[A-ZÀ-Ý][\wÀ-ÿ'’.-]*)*")
-_PLACE_LEAD_RE = re.compile(r"\b(?:à|au|aux|en|dans|vers|depuis|près de|de)\s+(?:la\s+|le\s+|l['’])?$", re.IGNORECASE)
-_WORD_RE = re.compile(r"[\wÀ-ÿ'’-]+")
-_STOP = set(("le la les l un une des du de d au aux a à et ou en dans par pour sur avec sans que qui quoi dont "
-             "est sont été être a ont avait fut il elle ils elles on se sa son ses leur leurs ce cette ces "
-             "quel quelle quels quelles comment pourquoi combien quand ou où y ne pas plus").split())
-_CLAUSE_RE = re.compile(r"[^,;:()«»\"“”]+")
-
-
-def _fold(word: str) -> str:
-    return fold_accents(word.lower().strip("'’-"))
-
-
-def _stem(word: str) -> str:
-    w = _fold(word)
-    w = re.sub(r"^(l|d|qu|n|s|j|c)['’]", "", w)
-    return w[:5]
-
-
-def question_stems(question: str) -> set[str]:
-    return {_stem(w) for w in _WORD_RE.findall(question) if _fold(w) not in _STOP and len(w) > 1}
+from assistant.span_lexicon import (
+    CLAUSE_RE,
+    DATE_RE,
+    NAME_RE,
+    NUMBER_RE,
+    PLACE_LEAD_RE,
+    STOP,
+    WORD_RE,
+    fold_word,
+    question_stems,
+    stem_word,
+)
 
 
 def _anchors(quote: str, stems: set[str]) -> list[int]:
-    return [m.start() for m in _WORD_RE.finditer(quote) if _stem(m.group(0)) in stems and _fold(m.group(0)) not in _STOP]
+    return [m.start() for m in WORD_RE.finditer(quote) if stem_word(m.group(0)) in stems and fold_word(m.group(0)) not in STOP]
 
 
 def _distance(pos: tuple[int, int], anchors: list[int]) -> float:
@@ -60,8 +35,8 @@ def _distance(pos: tuple[int, int], anchors: list[int]) -> float:
 
 def _new(span_text: str, stems: set[str]) -> bool:
     """Whether the span says something the question does not already say."""
-    words = [w for w in _WORD_RE.findall(span_text) if _fold(w) not in _STOP]
-    return bool(words) and any(_stem(w) not in stems for w in words)
+    words = [w for w in WORD_RE.findall(span_text) if fold_word(w) not in STOP]
+    return bool(words) and any(stem_word(w) not in stems for w in words)
 
 
 def _best(spans: list[tuple[int, int]], quote: str, anchors: list[int], stems: set[str]) -> tuple[int, int] | None:
@@ -73,13 +48,13 @@ def _best(spans: list[tuple[int, int]], quote: str, anchors: list[int], stems: s
 
 def _names(quote: str, stems: set[str]) -> list[tuple[int, int]]:
     out = []
-    for m in _NAME_RE.finditer(quote):
+    for m in NAME_RE.finditer(quote):
         start, end = m.start(), m.end()
         text = quote[start:end].rstrip(".")
         end = start + len(text)
         # Drop leading words the question already has ("Le président Macron" asked as "président").
-        words = list(_WORD_RE.finditer(text))
-        while words and _stem(words[0].group(0)) in stems and len(words) > 1:
+        words = list(WORD_RE.finditer(text))
+        while words and stem_word(words[0].group(0)) in stems and len(words) > 1:
             words.pop(0)
         if words:
             out.append((start + words[0].start(), end))
@@ -121,15 +96,15 @@ def rule_span(question: str, kind: str | None, quote: str) -> tuple[int, int] | 
     stems = question_stems(question)
     anchors = _anchors(quote, stems)
     if kind == "date":
-        return _best([(m.start(), m.end()) for m in _DATE_RE.finditer(quote)], quote, anchors, stems)
+        return _best([(m.start(), m.end()) for m in DATE_RE.finditer(quote)], quote, anchors, stems)
     if kind == "number":
-        spans = [(m.start(), m.end()) for m in _NUMBER_RE.finditer(quote)]
+        spans = [(m.start(), m.end()) for m in NUMBER_RE.finditer(quote)]
         return _best([(s, e) for s, e in spans if quote[s:e].strip()], quote, anchors, stems)
     if kind == "person":
         return _best(_names(quote, stems), quote, anchors, stems)
     if kind == "place":
         names = _names(quote, stems)
-        led = [s for s in names if _PLACE_LEAD_RE.search(quote[max(0, s[0] - 12):s[0]])]
+        led = [s for s in names if PLACE_LEAD_RE.search(quote[max(0, s[0] - 12):s[0]])]
         return _best(led or names, quote, anchors, stems)
     return _generic(quote, anchors, stems)
 
@@ -141,10 +116,10 @@ def _generic(quote: str, anchors: list[int], stems: set[str]) -> tuple[int, int]
     """The words right next to the question's own words that the question does not say: a run of
     them inside one clause, cut to a few words on the side facing the question's words."""
     pieces: list[tuple[float, int, int]] = []
-    for clause in _CLAUSE_RE.finditer(quote):
-        words = list(_WORD_RE.finditer(clause.group(0)))
+    for clause in CLAUSE_RE.finditer(quote):
+        words = list(WORD_RE.finditer(clause.group(0)))
         base = clause.start()
-        is_q = [_stem(w.group(0)) in stems and _fold(w.group(0)) not in _STOP for w in words]
+        is_q = [stem_word(w.group(0)) in stems and fold_word(w.group(0)) not in STOP for w in words]
         i = 0
         while i < len(words):
             if is_q[i]:
@@ -173,9 +148,9 @@ def _generic(quote: str, anchors: list[int], stems: set[str]) -> tuple[int, int]
 
 
 def _trim(run: list[re.Match[str]]) -> list[re.Match[str]]:
-    while run and _fold(run[0].group(0)) in _STOP:
+    while run and fold_word(run[0].group(0)) in STOP:
         run = run[1:]
-    while run and _fold(run[-1].group(0)) in _STOP:
+    while run and fold_word(run[-1].group(0)) in STOP:
         run = run[:-1]
     return run
 

@@ -5,7 +5,6 @@ Both doors (CLI and web app) build exactly one Pipeline from one Settings and go
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from assistant.environment import quiet_environment
 from assistant.settings import Settings
 
 if TYPE_CHECKING:  # the rooms behind the pipeline load on first use, not when it is imported
@@ -32,21 +32,6 @@ if TYPE_CHECKING:  # the rooms behind the pipeline load on first use, not when i
 RANKING_POOL = 40
 
 
-def quiet_environment() -> None:
-    """Nothing phones home; the hub stays reachable for users who set HF_HUB_OFFLINE themselves.
-
-    The one place the process environment is changed at run time, before the libraries that read
-    it are imported: called by the entry points (`serve`, and the Pipeline for the CLI).
-    """
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-    os.environ.setdefault("DO_NOT_TRACK", "1")
-
-
 @dataclass(frozen=True)
 class QueryFilters:
     date_from: str | None = None   # ISO date, any precision
@@ -56,9 +41,6 @@ class QueryFilters:
 
 class Pipeline:
     def __init__(self, settings: Settings) -> None:
-        # The CLI's main() does not call quiet_environment() itself (assistant/cli.py is being split
-        # apart): until it does, the pipeline it builds does it for it.
-        quiet_environment()
         from index.embedding import Embedder
         from index.records import Records
 
@@ -332,4 +314,6 @@ def _iso(ts: float) -> str:
 
 
 def open_pipeline(settings: Settings) -> Pipeline:
+    """The library's entry point (the CLI's is assistant.cli.main): quiet first, then build."""
+    quiet_environment()
     return Pipeline(settings)

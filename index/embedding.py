@@ -150,7 +150,7 @@ class Embedder:
 
     @cached_property
     def model(self) -> Any:
-        # Hub access (HF_HUB_OFFLINE) is decided once by the entry point: assistant.pipeline.quiet_environment.
+        # Hub access (HF_HUB_OFFLINE) is decided once by the entry point: assistant.environment.quiet_environment.
         import torch
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as transformers_logging

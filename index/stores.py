@@ -82,7 +82,7 @@ def _client(config: ChromaConfig) -> Any:
     except ImportError:
         raise StoreError("chromadb is not installed: run `make setup` or `pip install chromadb`") from None
     # Telemetry off for this client whatever the environment says (the entry points also set
-    # ANONYMIZED_TELEMETRY=False through assistant.pipeline.quiet_environment).
+    # ANONYMIZED_TELEMETRY=False through assistant.environment.quiet_environment).
     settings = ChromaSettings(anonymized_telemetry=False, allow_reset=True)
     if config.mode == "server":
         try:

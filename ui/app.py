@@ -421,9 +421,8 @@ def seed_if_empty(pipeline: Pipeline) -> None:
 
 def serve(settings: Settings, seed: bool = True) -> int:
     """`dispatch-qa serve`: index seeds/ into an empty index, then serve the chat until Ctrl+C."""
-    from assistant.pipeline import open_pipeline, quiet_environment
+    from assistant.pipeline import open_pipeline
 
-    quiet_environment()
     options = launch_options(settings)  # refuse an unsafe bind before loading anything heavy
     pipeline = open_pipeline(settings)
     if seed:

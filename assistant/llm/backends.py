@@ -14,6 +14,9 @@ from assistant.errors import DispatchQAError
 DEFAULT_OLLAMA_URL = "http://127.0.0.1:11434"
 # A single-model server (llama.cpp, vLLM with one model) ignores the name, but the API wants one.
 DEFAULT_SERVER_MODEL = "default"
+# Tokens the model is told it may use: the prompt (5 passages of <= 250 model tokens, ~2,000
+# tokens of a French-capable LLM's own tokenizer with the instructions) plus an answer of
+# llm_max_tokens fits in 4,096, the smallest window of the models the README suggests.
 CONTEXT_WINDOW = 4096
 PROBE_TIMEOUT = 5.0
 
