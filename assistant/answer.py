@@ -146,9 +146,13 @@ class AnswerParams:
     second_needs_support: bool = False
 
 
-# Share of an English question's sentence score taken from embedding similarity (rescaled to the
-# candidates' own range): its words rarely match the French sentences, so the model must choose.
-CROSS_LINGUAL_SIMILARITY_WEIGHT = 3.0
+# Share of a sentence's score taken from the model's similarity to the question (rescaled to the
+# candidates' own range). In French it re-ranks the best SIMILARITY_CANDIDATES by word overlap:
+# PIAF dev answer-hit +6 to +12 points on both halves (docs/benchmarks.md, session 4), at the cost
+# of encoding ten sentences per question. An English question's words rarely match the French
+# sentences, so there the model ranks every candidate.
+SIMILARITY_WEIGHT = 3.0
+SIMILARITY_CANDIDATES = 10
 
 Similarity = Callable[[Sequence[str]], Sequence[float]]
 
@@ -177,8 +181,8 @@ def compose(question: str, passages: list[Passage], docs: dict[str, DocumentReco
         related = _related(candidates, passages, docs)
         return Answer(question=question, answer=abstention_message(language), abstained=True,
                       related=related, language=language, retrieved_doc_ids=retrieved, evidence=evidence)
-    if similarity is not None and language != "fr":
-        candidates = _with_similarity(candidates, similarity)
+    if similarity is not None:
+        candidates = _with_similarity(candidates, similarity, None if language != "fr" else SIMILARITY_CANDIDATES)
     chosen = _choose(candidates, params.max_sentences)
     if params.second_needs_support:
         chosen = _supporting(chosen, question, q_terms, term_weights)
@@ -200,12 +204,18 @@ def compose(question: str, passages: list[Passage], docs: dict[str, DocumentReco
                   evidence=evidence)
 
 
-def _with_similarity(candidates: list[Candidate], similarity: Similarity) -> list[Candidate]:
-    sims = [float(x) for x in similarity([c.doc.text[c.start:c.end] for c in candidates])]
+def _with_similarity(candidates: list[Candidate], similarity: Similarity, best: int | None) -> list[Candidate]:
+    """The `best` candidates by score (all when None) gain the model's similarity; the rest keep theirs."""
+    ranked = sorted(range(len(candidates)), key=lambda i: -candidates[i].score)
+    chosen = sorted(ranked[:best] if best is not None else ranked)
+    sims = [float(x) for x in similarity([candidates[i].doc.text[candidates[i].start:candidates[i].end]
+                                          for i in chosen])]
     lo, hi = min(sims), max(sims)
     span = (hi - lo) or 1.0
-    return [replace(c, score=c.score + CROSS_LINGUAL_SIMILARITY_WEIGHT * (s - lo) / span)
-            for c, s in zip(candidates, sims)]
+    out = list(candidates)
+    for i, s in zip(chosen, sims):
+        out[i] = replace(candidates[i], score=candidates[i].score + SIMILARITY_WEIGHT * (s - lo) / span)
+    return out
 
 
 def abstention_message(language: str) -> str:
@@ -220,7 +230,7 @@ def abstention_message(language: str) -> str:
 # (scripts/fit_sentence_scorer.py, label: the sentence holds the gold answer).
 DEFAULT_SENTENCE_WEIGHTS = {
     "coverage": 2.0, "title_coverage": 0.5, "neighbour_coverage": 0.5, "bigrams": 1.0, "passage": 1.0,
-    "top_passage": 0.3, "cue": 0.5, "novelty": 0.5, "length": 0.0, "answer_span": 0.0, "speaker": 2.5,
+    "top_passage": 0.3, "cue": 0.5, "novelty": 0.5, "length": 0.0, "answer_span": 0.0, "speaker": 5.0,
 }
 
 

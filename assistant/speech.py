@@ -27,6 +27,11 @@ _SAYS = re.compile(
     r"conditionn|pos[eé]|prevenu|averti|annonce|propose|appel|insist|reclame|reitere|martele)\w*")
 
 
+# Who speaks for a country or a body: "l'armée de Kiev", "le porte-parole du Kremlin".
+_VOICE_OF = re.compile(r"\b(?:armee|gouvernement|ministere|ministre|porte-parole|presidence|president|diplomatie|"
+                       r"chef|dirigeants?|autorites|services|etat-major)\s+(?:de|du|d['’])\s*$")
+
+
 def asked_speaker(question: str) -> str | None:
     """The person or body whose words the question asks for, folded ("poutine", "kremlin"), or None."""
     m = _ASKS_WORDS.match(fold_accents(question.strip().lower()))
@@ -47,9 +52,11 @@ def reports_speaker(speaker: str, sentence: str) -> bool:
     """Whether the speaker is the subject of a verb of saying or wanting in the sentence."""
     folded = fold_accents(sentence.lower())
     for m in re.finditer(r"\b" + re.escape(speaker) + r"\b", folded):
-        before = folded[max(0, m.start() - 12):m.start()]
-        if re.search(r"\b(?:a|au|aux|de|du|d['’]|par|avec|pour|contre|selon)\s+(?:m\.\s*|president\s+\w*\s*)?$",
-                     before):
+        before = folded[max(0, m.start() - 30):m.start()]
+        if _VOICE_OF.search(before):
+            pass  # "l'armée de Kiev a déclaré": Kiev speaks through its army
+        elif re.search(r"\b(?:a|au|aux|de|du|d['’]|par|avec|pour|contre|selon)\s+(?:m\.\s*|president\s+\w*\s*)?$",
+                       before):
             continue  # an object or a complement, not the one speaking ("exhorte M. Poutine a…")
         if _SAYS.match(folded[m.end():m.end() + 60]):
             return True

@@ -34,3 +34,8 @@ def test_the_speaker_must_be_the_one_saying_or_wanting():
     assert not reports_speaker("poutine", "J'ai demandé avec insistance au président Poutine d'épargner leurs vies.")
     assert not reports_speaker("poutine", "Le Kremlin a déclaré que M. Poutine avait envoyé un message.")
     assert not reports_speaker("poutine", "Volodymyr Zelensky a répondu au Kremlin.")
+
+
+def test_a_body_speaks_for_its_country():
+    assert reports_speaker("kiev", "Toutefois, l'armée de Kiev a immédiatement déclaré qu'il n'y avait pas de menace.")
+    assert not reports_speaker("kiev", "Le président américain a appelé les soldats de Kiev à se rendre.")
