@@ -45,7 +45,7 @@ def test_bench_query_compares_ask_with_raw_components(tmp_path):
     assert report["documents"] == 5 and report["questions"] == 4
     assert report["ask_ms"]["p95"] >= report["ask_ms"]["p50"] > 0
     assert report["raw_components_ms"]["p50"] > 0
-    assert set(report["components_ms"]) == {"embed", "chroma", "keyword"}
+    assert set(report["components_ms"]) == {"embed", "chroma", "keyword", "sentences"}
     assert report["ratio_p95"] > 0
 
 
