@@ -215,9 +215,9 @@ def test_model_mismatch_is_refused_until_reset(cli, tmp_path):
     reset = cli("index", "--reset", "--data-dir", data, "--embedding-backend", OTHER_BACKEND, "--json")
     assert reset.code == 0, reset.err
     assert reset.json["chunks_embedded"] == reset.json["chunks_total"] > 0 and len(reset.json["added"]) == 2
-    answer = cli("ask", "Qui a appelé les soldats ukrainiens à déposer les armes ?", "--data-dir", data,
+    answer = cli("ask", "Qui est le porte-parole du Kremlin ?", "--data-dir", data,
                  "--embedding-backend", OTHER_BACKEND, "--json")
-    assert answer.code == 0 and any("Poutine" in c["quote"] for c in answer.json["citations"])
+    assert answer.code == 0 and any("Peskov" in c["quote"] for c in answer.json["citations"])
     back = cli("ask", "Qui ?", "--data-dir", data, "--json")  # the default backend is now the odd one out
     assert back.code == 1 and "--reset" in back.json["error"]
     assert cli("status", "--data-dir", data, "--json").json["embedding_model"] == other
