@@ -169,7 +169,7 @@ class Pipeline:
             background = float(np.mean(self.embedder.reference_vectors(REFERENCE_SENTENCES) @ query_vector))
 
             def similarity(texts: Sequence[str]) -> np.ndarray:
-                return self.embedder.embed(list(texts)) @ query_vector
+                return self.embedder.passage_similarity(list(texts), query_vector)
 
         answer = compose(question, passages, docs, weights,
                          AnswerParams(max_sentences=self.settings.answer_max_sentences,

