@@ -24,7 +24,7 @@ _BODY = re.compile(r"^(?:le|la|les|l['’])\s*(kremlin|gouvernement|elysee|maiso
 _SAYS = re.compile(
     r"^(?:\W+\w+){0,4}?\W+(?:a|ont|avait|aurait)?\s*(?:\w+\s+)?"
     r"(?:declare|affirme|assure|indique|dit|repondu|explique|estime|souhait|demand|exig|reclam|veut|voulait|"
-    r"conditionn|pos[eé]|prevenu|averti|annonce|propose|appel|insist|reclame|reitere|martele)\w*")
+    r"conditionn|pose|prevenu|averti|annonce|propose|appel|insist|reitere|martele)\w*")
 
 
 # Who speaks for a country or a body: "l'armée de Kiev", "le porte-parole du Kremlin".

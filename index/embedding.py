@@ -213,8 +213,10 @@ class Embedder:
         ids = self._tokenizer(list(texts), add_special_tokens=False, truncation=False, verbose=False)["input_ids"]
         return [len(x) for x in ids]
 
-    def embed(self, texts: Sequence[str], show_progress: bool = False, query: bool = False) -> np.ndarray:
-        """Unit-length float32 vectors, one row per text; passages unless `query`."""
+    def embed(self, texts: Sequence[str], show_progress: bool = False, query: bool = False,
+              count: bool = True) -> np.ndarray:
+        """Unit-length float32 vectors, one row per text; passages unless `query`. `count=False` for
+        texts that are neither questions nor dispatches (kept out of `embedded_count`)."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         import torch
@@ -224,7 +226,8 @@ class Embedder:
         if self._onnx is not None:
             with self._lock:
                 vectors = self._onnx.encode([prompt + t for t in texts], self.batch_size)
-            self.embedded_count += len(texts)
+            if count:
+                self.embedded_count += len(texts)
             return vectors
         with self._lock, torch.inference_mode():
             # A question is a few tokens: one thread answers in ~20 ms, while two OpenMP threads
@@ -235,7 +238,8 @@ class Embedder:
             vectors = model.encode(
                 list(texts), prompt=prompt or None, batch_size=self.batch_size, normalize_embeddings=True,
                 convert_to_numpy=True, show_progress_bar=show_progress)
-        self.embedded_count += len(texts)
+        if count:
+            self.embedded_count += len(texts)
         return np.asarray(vectors, dtype=np.float32)
 
     def reference_vectors(self, texts: tuple[str, ...]) -> np.ndarray:
@@ -245,9 +249,7 @@ class Embedder:
         """
         vectors = self._references.get(texts)
         if vectors is None:
-            count = self.embedded_count
-            vectors = self.embed(list(texts))
-            self.embedded_count = count
+            vectors = self.embed(list(texts), count=False)
             self._references[texts] = vectors
         return vectors
 
@@ -256,22 +258,15 @@ class Embedder:
         sentences. Not counted in `embedded_count` (nothing is indexed); recent sentences are
         remembered, since a follow-up or a rephrased question reads the same passages again."""
         with self._sentence_lock:
-            missing = [t for t in dict.fromkeys(texts) if t not in self._sentence_cache]
+            known = {t: self._sentence_cache[t] for t in texts if t in self._sentence_cache}
+        missing = [t for t in dict.fromkeys(texts) if t not in known]
         if missing:
-            count = self.embedded_count
-            vectors = self.embed(missing)
-            self.embedded_count = count
+            known.update(zip(missing, self.embed(missing, count=False)))
             with self._sentence_lock:
-                for text, vector in zip(missing, vectors):
-                    self._sentence_cache[text] = vector
+                self._sentence_cache.update((t, known[t]) for t in missing)
                 while len(self._sentence_cache) > SENTENCE_CACHE_SIZE:
                     self._sentence_cache.popitem(last=False)
-        with self._sentence_lock:
-            found = {t: self._sentence_cache.get(t) for t in texts}
-        fresh = [t for t, v in found.items() if v is None]  # evicted meanwhile by another thread
-        if fresh:
-            found.update(zip(fresh, self.embed(fresh)))
-        return np.array([float(found[t] @ query_vector) for t in texts], dtype=np.float32)
+        return np.array([float(known[t] @ query_vector) for t in texts], dtype=np.float32)
 
     def forget_queries(self) -> None:
         """Empty the query and sentence caches (benchmarks time the encodes, not cache hits)."""
