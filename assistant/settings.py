@@ -144,6 +144,16 @@ class Settings:
     queue_concurrency: int = field(default=2, metadata=_doc("Questions answered at once by the web chat."))
     queue_max_size: int = field(default=32, metadata=_doc("Requests waiting in the web chat queue."))
 
+    # OpenAI-compatible API (/v1 on the web chat's port)
+    api_key: str = field(default="", metadata=_doc(
+        "Bearer token of the OpenAI-compatible API at `/v1` (clients send `Authorization: Bearer KEY`); "
+        "required to bind a non-loopback host. Empty on loopback: no token needed, unless `auth` is set "
+        "(then the API stays closed until a key is set)."))
+    api_max_request_bytes: int = field(default=256 * 1024, metadata=_doc(
+        "Largest request body the `/v1` API reads; a larger one is refused (413)."))
+    api_rate_limit: int = field(default=60, metadata=_doc(
+        "Requests per minute the `/v1` API takes from one client address (0: no limit); more get 429."))
+
     def __post_init__(self) -> None:
         if not 1 <= self.answer_max_sentences <= 3:
             raise SettingsError(f"answer_max_sentences must be 1, 2 or 3, got {self.answer_max_sentences}")
@@ -163,6 +173,11 @@ class Settings:
             raise SettingsError(f"llm_timeout must be a positive number of seconds, got {self.llm_timeout}")
         if self.llm_max_tokens < 16:
             raise SettingsError(f"llm_max_tokens must be at least 16, got {self.llm_max_tokens}")
+        if self.api_max_request_bytes < 1024:
+            raise SettingsError(f"api_max_request_bytes must be at least 1024, got {self.api_max_request_bytes}")
+        if self.api_rate_limit < 0:
+            raise SettingsError(f"api_rate_limit must be 0 (no limit) or a number of requests per minute, "
+                                f"got {self.api_rate_limit}")
         for entry in self.allowed_hosts:
             if not _HOST_ENTRY_RE.match(entry):
                 raise SettingsError(f"allowed_hosts: '{entry}' is not a host name or address "

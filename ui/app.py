@@ -17,7 +17,7 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from assistant.settings import Settings, SettingsError
-from ui import guard, render
+from ui import guard, openai_api, render
 from ui.checks import HISTORY_MAX, RequestProblem, ask_arguments
 from ui.guard import is_loopback, parse_auth
 from ui.layout import ChatTab, LibraryTab, chat_tab, dispatch_placeholder, library_tab
@@ -435,7 +435,7 @@ def serve(settings: Settings, seed: bool = True) -> int:
         print("note: only 127.0.0.1/localhost names are answered: list the names or addresses users type in "
               "allowed_hosts (e.g. --allowed-hosts 192.168.1.20)", file=sys.stderr)
     try:
-        demo.launch(**options)
+        demo.launch(**openai_api.mount(options, pipeline, settings))  # + the OpenAI API at /v1
     except OSError as exc:
         raise SettingsError(f"cannot serve on {settings.host}:{settings.port} ({exc}); "
                             "choose another port with --port") from None

@@ -6,7 +6,8 @@ places. The Guard refuses, before Gradio sees the request:
 
 - a `Host:` that is not one the server answers to (DNS rebinding): 400;
 - a foreign `Origin:` (another site, `null`, a rebinding name) on any request: 403;
-- with a login, any route but the login page and its assets without the session cookie: 401;
+- with a login, any route but the login page and its assets without the session cookie: 401
+  (the OpenAI-compatible API under /v1 checks its own bearer token instead);
 - an API call by name (`/run/`, `/call/`, `/api/`) of anything but the public endpoints: 404;
 - a `file=` path outside Gradio's temporary upload folder, and the `proxy=` route: 403;
 - an upload (`/gradio_api/upload`) holding a file of a type the library does not take: 415,
@@ -198,7 +199,7 @@ class Guard:
         if headers.get("sec-fetch-site") == "cross-site" and headers.get("sec-fetch-mode") != "navigate":
             return 403, "Cross-site request refused"  # e.g. <img src> of a file or a GET route from another site
         path = scope["path"]
-        if self.policy.login and not _open_path(path) and not _logged_in(scope, headers):
+        if self.policy.login and not _open_path(path) and not _own_key_path(path) and not _logged_in(scope, headers):
             return 401, "Not authenticated: sign in first"
         call = _API_CALL_RE.match(path)
         if call and call.group(1) not in self.policy.public_api:
@@ -338,6 +339,11 @@ def _replay(spool: Any, total: int, receive: Receive, chunk: int = 1 << 16) -> R
 
 def _open_path(path: str) -> bool:
     return path in _OPEN_EXACT or path.startswith(_OPEN_PREFIXES)
+
+
+def _own_key_path(path: str) -> bool:
+    """The OpenAI-compatible API (ui/openai_api.py) checks its own bearer token, not the login cookie."""
+    return path == "/v1" or path.startswith("/v1/")
 
 
 def _logged_in(scope: Scope, headers: Headers) -> bool:
