@@ -99,7 +99,8 @@ class Pipeline:
         if self._retriever is not None and s.store_mode == "embedded":
             release_clients()  # an embedded client caches the collection; reopen to see new writes
         vectors = open_vector_store(self.chroma_config, self.records, lock_path=s.data_dir / "index.lock")
-        keyword = KeywordIndex.open(self.records, s.data_dir / "keyword", s.bm25_k1, s.bm25_b, s.bm25_doc_weight)
+        keyword = KeywordIndex.open(self.records, s.data_dir / "keyword", s.bm25_k1, s.bm25_b, s.bm25_doc_weight,
+                                    lock_path=s.data_dir / "index.lock")  # a reader: saves only under the lock
         if self._indexer is not None:
             self._indexer.use_vectors(vectors)
         return Retriever(self.records, vectors, keyword, self.embedder,

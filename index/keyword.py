@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from index.locking import IndexLockedError, writer_lock
 from index.records import Records
 
 FORMAT_VERSION = 3  # 3: a checksum over both files, so any damage is detected and rebuilt
@@ -178,22 +179,38 @@ class KeywordIndex:
                    k1=float(meta["k1"]), b=float(meta["b"]), doc_weights=doc_weights)
 
     @classmethod
-    def open(cls, records: Records, folder: Path, k1: float, b: float, doc_weight: float) -> KeywordIndex:
+    def open(cls, records: Records, folder: Path, k1: float, b: float, doc_weight: float,
+             lock_path: Path | None = None) -> KeywordIndex:
         """The persisted index when it matches the records' generation, else a rebuilt one, scoring
-        with `doc_weight` of each document's BM25."""
-        index = cls.refresh(records, folder, k1, b)
+        with `doc_weight` of each document's BM25. `lock_path`: the caller is a reader (see refresh)."""
+        index = cls.refresh(records, folder, k1, b, lock_path)
         index.doc_weight = doc_weight
         return index
 
     @classmethod
-    def refresh(cls, records: Records, folder: Path, k1: float, b: float) -> KeywordIndex:
-        """Bring the saved index in line with the records (rebuilt and saved when it lags)."""
+    def refresh(cls, records: Records, folder: Path, k1: float, b: float,
+                lock_path: Path | None = None) -> KeywordIndex:
+        """Bring the saved index in line with the records (rebuilt when it lags).
+
+        Without `lock_path` the caller holds the writer lock and a rebuilt index is saved. With it
+        (a reader: `ask`, each `serve` worker), a rebuilt index is saved only if the writer lock is
+        free at once and the records did not move meanwhile; else it serves from memory and the
+        running writer saves its own when it finishes: readers never write the folder unlocked.
+        """
         existing = cls.load(folder)
         if (existing is not None and existing.generation == records.generation
                 and math.isclose(existing.k1, k1) and math.isclose(existing.b, b)):
             return existing
         fresh = cls.build(records, k1=k1, b=b)
-        fresh.save(folder)
+        if lock_path is None:
+            fresh.save(folder)
+            return fresh
+        try:
+            with writer_lock(lock_path, 0):
+                if records.generation == fresh.generation:
+                    fresh.save(folder)
+        except IndexLockedError:
+            pass
         return fresh
 
     # -- querying -----------------------------------------------------------------------------

@@ -104,3 +104,19 @@ def test_a_damaged_keyword_index_is_detected_and_rebuilt(tmp_path, damage):
     rebuilt = KeywordIndex.open(records, folder, *BM25, DOC_WEIGHT)
     assert rebuilt.search(["pont", "ouvri"], 3) == expected
     assert KeywordIndex.load(folder) is not None  # saved again, whole
+
+
+def test_a_reader_saves_a_rebuilt_index_only_under_the_free_writer_lock(tmp_path):
+    """A `serve` worker or `ask` whose saved index lags rebuilds it in memory; it writes the folder
+    only when it can take the writer lock at once, so it never races an indexing run's save."""
+    from index.locking import writer_lock
+
+    records = _records(tmp_path, DOCS)
+    folder, lock = tmp_path / "kw", tmp_path / "index.lock"
+    with writer_lock(lock, 0):  # an indexing run is writing
+        held = KeywordIndex.open(records, folder, *BM25, DOC_WEIGHT, lock_path=lock)
+        assert held.search(["pont", "ouvri"], 3) and not folder.exists()
+    free = KeywordIndex.open(records, folder, *BM25, DOC_WEIGHT, lock_path=lock)
+    saved = KeywordIndex.load(folder)
+    assert saved is not None and saved.generation == records.generation
+    assert free.search(["pont", "ouvri"], 3) == held.search(["pont", "ouvri"], 3)
