@@ -18,6 +18,8 @@ import pytest
 from conftest import make_settings, open_pipeline
 from ui_fixtures import REPO, SEED_QUESTION, article, launch_in_thread, private_copy
 
+from ui import guard
+
 pytestmark = [pytest.mark.slow,
               pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
               pytest.mark.filterwarnings("ignore:The copy keyword is deprecated")]
@@ -75,7 +77,7 @@ def served(tmp_path_factory, seeds_settings, embedder):
     demo, url = launch_in_thread(pipeline, settings)
     port = int(url.rstrip("/").rsplit(":", 1)[1])
     yield {"url": url, "port": port, "settings": settings, "pipeline": pipeline,
-           "temp": settings.data_dir.resolve() / "gradio-tmp", "origin": url.rstrip("/")}
+           "temp": guard.temp_dir(settings.replace(port=port)), "origin": url.rstrip("/")}
     demo.close()
     pipeline.close()
 
@@ -276,7 +278,8 @@ def with_login(tmp_path_factory, seeds_settings, embedder):
     settings = make_settings(private_copy(seeds_settings, tmp_path_factory, "websec-login"), auth="ana:s3cret")
     pipeline = open_pipeline(settings, embedder)
     demo, url = launch_in_thread(pipeline, settings)
-    yield {"url": url, "settings": settings, "temp": settings.data_dir.resolve() / "gradio-tmp"}
+    port = int(url.rstrip("/").rsplit(":", 1)[1])
+    yield {"url": url, "settings": settings, "temp": guard.temp_dir(settings.replace(port=port))}
     demo.close()
     pipeline.close()
 

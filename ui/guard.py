@@ -132,7 +132,8 @@ def policy_for(settings: Any, upload_suffixes: tuple[str, ...], login: bool) -> 
 # -- Gradio's temporary folder, under the data dir ----------------------------------------------
 
 def temp_dir(settings: Any) -> Path:
-    return settings.data_dir.resolve() / TEMP_DIR_NAME
+    """One folder per port: several `serve` workers on one data dir never empty each other's uploads."""
+    return settings.data_dir.resolve() / TEMP_DIR_NAME / f"port-{settings.port}"
 
 
 def prepare_temp_dir(settings: Any) -> Path:
