@@ -18,7 +18,7 @@ from ui_fixtures import SEED_QUESTION, article
 
 pytestmark = pytest.mark.slow
 
-CHROMA = REPO / ".venv" / "bin" / "chroma"
+CHROMA = Path(sys.executable).parent / "chroma"  # the venv running the tests
 PICKUP_SECONDS = 10.0  # a worker answers from a newly indexed dispatch within this long
 NEW_QUESTION = "Quel voilier géant a accosté au port de Brest ?"
 
@@ -110,10 +110,38 @@ def test_two_workers_answer_from_a_dispatch_the_cli_indexes_while_they_serve(chr
             pickup[i] = round(time.monotonic() - indexed_at, 2)
         keyword = json.loads((data / "keyword" / "keyword.json").read_text(encoding="utf-8"))
         status = run_cli("status", "--json", "--data-dir", data, env=env)
-        assert keyword["generation"] == json.loads(status.stdout)["generation"]  # saved by the writer
+        assert keyword["generation"] == status.json["generation"]  # saved by the writer
         with capsys.disabled():
             print(f"\nworkers answered {answered_meanwhile} questions during the run; new dispatch answered "
                   f"after {pickup} s")
     finally:
         for proc, _ in workers:
             stop(proc, signal.SIGINT)
+
+
+def test_a_workers_library_actions_go_through_the_writer_lock_and_say_when_it_is_busy(seeds_settings, embedder,
+                                                                                      tmp_path_factory):
+    """Re-index and delete from a worker's Library tab wait for the one writer lock, then fail with
+    a message naming the running writer instead of writing beside it."""
+    import os
+
+    from conftest import make_settings, open_pipeline
+    from ui_fixtures import private_copy
+
+    from index.locking import writer_lock
+    from ui.app import ChatCallbacks
+
+    settings = make_settings(private_copy(seeds_settings, tmp_path_factory, "workers-lock"), lock_timeout=0.5)
+    pipeline = open_pipeline(settings, embedder)
+    callbacks = ChatCallbacks(pipeline, settings)
+    try:
+        generation = pipeline.generation
+        with writer_lock(settings.data_dir / "index.lock", 0):  # e.g. `dispatch-qa index` in another process
+            reindexed = callbacks.reindex()
+            deleted = callbacks.delete("000_fb850ab909d3a4ae.txt")
+        assert "Indexing did not run" in reindexed and f"pid {os.getpid()}" in reindexed
+        assert "Could not delete" in deleted and "another indexing run" in deleted
+        assert pipeline.generation == generation and pipeline.document("000_fb850ab909d3a4ae.txt") is not None
+        assert "Removed 000_fb850ab909d3a4ae.txt" in callbacks.delete("000_fb850ab909d3a4ae.txt")  # lock free
+    finally:
+        pipeline.close()
