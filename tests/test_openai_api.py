@@ -171,3 +171,12 @@ def test_behind_the_chat_login_the_api_takes_its_key_not_the_cookie(seeds_settin
         finally:
             demo.close()
             pipeline.close()
+
+
+def test_serve_refuses_a_non_loopback_bind_without_an_api_key(tmp_path):
+    from conftest import run_cli
+
+    result = run_cli("serve", "--host", "0.0.0.0", "--auth", "ana:s3cret", "--no-seed", "--port", str(free_port()),
+                     "--data-dir", tmp_path / "data", timeout=300)
+    assert result.code != 0
+    assert "api_key" in result.err and "0.0.0.0" in result.err and "--api-key" in result.err
