@@ -134,6 +134,15 @@ def test_bad_requests_name_the_field(server):
     assert caught.value.status_code == 413
 
 
+def test_the_chat_guard_still_screens_the_api(server):
+    """A page whose name was rebound to 127.0.0.1 (DNS rebinding) or another site's script cannot use it."""
+    for headers, status in (({"Host": "evil.example"}, 400), ({"Origin": "http://evil.example"}, 403)):
+        request = urllib.request.Request(server + "/v1/models", headers={"Authorization": f"Bearer {KEY}", **headers})
+        with pytest.raises(urllib.error.HTTPError) as caught:
+            urllib.request.urlopen(request, timeout=30)
+        assert caught.value.code == status
+
+
 def test_the_rate_limit_answers_429_with_retry_after(server):
     """Last in the module: it spends the minute's budget of 127.0.0.1."""
     api = client(server)
