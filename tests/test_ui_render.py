@@ -60,7 +60,7 @@ def test_esc_leaves_no_markup_or_template(hostile):
 def test_answer_markers_become_buttons_only_for_known_citations():
     html = render.answer_body_html(answer(answer="A <img src=x onerror=alert(1)> [1] B [9] C [1, 2]"), turn=3)
     assert html.count('class="dq-cite"') == 1
-    assert 'data-cite="1" data-turn="3" data-kind="citation"' in html
+    assert 'data-marker="1" aria-label="citation 1" data-cite="1" data-turn="3" data-kind="citation"' in html
     assert "[9]" in html and "[1, 2]" in html  # unknown markers stay text
     assert "<img" not in html and "&lt;img" in html
 
@@ -92,11 +92,11 @@ def test_abstention_shows_related_not_citations():
     html = render.transcript_html(turns)
     assert "dq-abstained" in html and "pas des citations" in html
     assert 'data-kind="related"' in html and 'class="dq-cite"' not in html
+    assert html.count("dq-card-related") == 1  # listed once, under the answer
     panel = render.sources_html(abstention(), 0)
-    assert "Passages liés — pas des citations" in panel and "dq-card-related" in panel
-    assert "dq-card-citation" not in panel
+    assert "dq-card" not in panel and "passages liés sont listés sous la réponse" in panel
     en = render.sources_html({**abstention(), "language": "en"}, 0)
-    assert "Related passages — not cited" in en
+    assert "related passages are listed under the answer" in en
 
 
 def test_sources_cards_list_every_citation_with_metadata():
@@ -104,7 +104,8 @@ def test_sources_cards_list_every_citation_with_metadata():
     html = render.sources_html(a, 5)
     assert html.count("dq-card-citation") == 2
     assert 'data-cite="2" data-turn="5"' in html
-    assert "2025-03-14 · AFP · d1.txt" in html and "non datée · agence non indiquée" in html
+    assert 'AFP · 2025-03-14 · <span class="dq-shortid" title="d1.txt">d1.txt</span>' in html
+    assert html.count("dq-badge-warn") == 2 and ">non datée<" in html and ">agence inconnue<" in html
     assert "Titre &lt;b&gt;gras&lt;/b&gt;" in html
     assert "dq-active" not in html
     active = render.sources_html(a, 5, active=("citation", 2))
