@@ -78,7 +78,7 @@ button.dq-card.dq-active { border: 2px solid var(--color-accent); }
 .dq-card-wrap.dq-expanded .dq-quote { display: block; -webkit-line-clamp: unset; overflow: visible; }
 .dq-card-wrap { display: flex; flex-direction: column; gap: .2rem; }
 .dq-card-top { display: flex; align-items: center; gap: .1rem; width: 100%; min-width: 0; }
-.dq-card-title { flex: 1; min-width: 0; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.dq-card-title { flex: 1 1 0; min-width: 0; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .dq-related-cards { display: flex; flex-direction: column; gap: .35rem; }
 .dq-badge-warn { background: transparent; color: #92400e; border: 1px solid #d97706; font-weight: 600; }
 .dark .dq-badge-warn { color: #fcd34d; }
@@ -108,8 +108,13 @@ button.dq-compare { min-height: 24px; margin-left: .3rem; }
 .dq-side-quote { margin: 0 0 .3rem; font-size: .88rem; }
 button.dq-sheet-close { display: none; }
 @media (min-width: 701px) {
+  /* Never wrapped under the chat: a sticky column on a second line would ride over the transcript. */
+  .row:has(> #dq-evidence) { flex-wrap: nowrap; }
+  .row:has(> #dq-evidence) > .column { min-width: 0; }
+  /* One flex line (a capped-height column would wrap its blocks sideways), scrolled inside its own box. */
   #dq-evidence { position: sticky; top: .5rem; align-self: flex-start; max-height: calc(100vh - 1rem);
-    overflow-y: auto; }
+    overflow-y: auto; overflow-x: hidden; flex-wrap: nowrap; }
+  #dq-evidence > * { flex-shrink: 0; }
   #dq-dispatch .dq-doc-body { max-height: 45vh; }
 }
 @media (max-width: 700px) {
@@ -132,7 +137,8 @@ button.dq-sheet-close { display: none; }
 .dq-doc-body { position: relative; white-space: pre-wrap; overflow-wrap: anywhere; line-height: 1.55;
   max-height: 55vh; overflow-y: auto; padding: .5rem .7rem; border-radius: 8px;
   border: 1px solid var(--border-color-primary); background: var(--background-fill-primary); }
-mark.dq-mark { background: #fde68a; color: #1f2937; padding: .05em .1em; border-radius: 3px;
+/* Vertical padding closes the gaps between the passage's lines: the whole passage is one target. */
+mark.dq-mark { background: #fde68a; color: #1f2937; padding: .2em .1em; border-radius: 3px;
   box-shadow: 0 0 0 2px #f59e0b; }
 .dark mark.dq-mark { background: #b45309; color: #fff7ed; }
 strong.dq-hl { font-weight: 700; text-decoration: underline; text-underline-offset: .15em; }
