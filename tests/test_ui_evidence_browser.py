@@ -113,3 +113,13 @@ def test_clicking_a_source_card_brings_its_passage_into_view(answered, app):
     if viewport is PHONE:
         page.get_by_role("button", name="Fermer la dépêche").click()
         page.wait_for_selector("#dq-dispatch.dq-sheet-open", state="detached")
+
+
+def test_a_long_quote_is_shown_whole_on_expand(answered):
+    page, _ = answered
+    wrap = page.locator("#dq-sources .dq-card-wrap:has(button.dq-expand)").first
+    quote = wrap.locator(".dq-quote")
+    assert quote.evaluate("q => q.scrollHeight > q.clientHeight + 1"), "a long quote starts clamped"
+    wrap.locator("button.dq-expand").click()
+    assert wrap.locator("button.dq-expand").get_attribute("aria-expanded") == "true"
+    assert quote.evaluate("q => q.scrollHeight <= q.clientHeight + 1"), "expanded, the whole quote shows"

@@ -40,6 +40,7 @@ def headline(c: dict[str, Any]) -> str:
 def card_html(c: dict[str, Any], turn: int, kind: str, ref: int, lang: str, badge: str,
               active: tuple[str, int] | None = None) -> str:
     on = active == (kind, ref)
+    extra_class = " dq-related-item" if kind == "related" else ""  # the related items' hook before cards
     badge_class = "dq-badge dq-badge-related" if kind == "related" else "dq-badge"
     title = headline(c)
     quote = c.get("quote") or ""
@@ -49,7 +50,8 @@ def card_html(c: dict[str, Any], turn: int, kind: str, ref: int, lang: str, badg
                   f'data-more="{esc(say(lang, "show_more"))}" data-less="{esc(say(lang, "show_less"))}">'
                   f'{esc(say(lang, "show_more"))}</button>')
     return (f'<div class="dq-card-wrap" data-doc="{esc(c.get("doc_id"))}">'
-            f'<button type="button" class="dq-card dq-card-{kind}{" dq-active" if on else ""}" data-cite="{ref}" '
+            f'<button type="button" class="dq-card dq-card-{kind}{extra_class}{" dq-active" if on else ""}" '
+            f'data-cite="{ref}" '
             f'data-turn="{turn}" data-kind="{kind}" aria-pressed="{"true" if on else "false"}">'
             f'<span class="dq-card-top"><span class="{badge_class}">{esc(badge)}</span>'
             f'<span class="dq-card-title" title="{esc(title)}">{esc(title)}</span></span>'

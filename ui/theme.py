@@ -124,7 +124,7 @@ button.dq-sheet-close { display: none; }
     max-height: 92vh; overflow-y: auto; z-index: 1000; margin: 0 !important; border-radius: 14px 14px 0 0;
     box-shadow: 0 -8px 30px rgba(0,0,0,.35); background: var(--background-fill-primary); }
   #dq-dispatch .dq-doc-body { max-height: 58vh; }
-  button.dq-sheet-close { display: inline-flex; align-items: center; align-self: flex-end; min-height: 44px;
+  #dq-dispatch button.dq-sheet-close { display: inline-flex; align-items: center; align-self: flex-end; min-height: 44px;
     min-width: 44px; padding: 0 1rem; border-radius: 999px; cursor: pointer; font: inherit; font-weight: 700;
     border: 1px solid var(--border-color-primary); background: var(--background-fill-secondary);
     color: var(--body-text-color); }
