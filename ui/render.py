@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.highlight import quote_parts
-from ui.cards import card_html
+from ui.cards import card_html, meta_html
 from ui.i18n_evidence import say
 from ui.markup import esc, marker_button, sheet_close_button
 from ui.quotes import quote_html
@@ -96,11 +96,6 @@ def t(lang: str, key: str, **values: Any) -> str:
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
-
-
-def _meta_line(c: dict[str, Any], lang: str) -> str:
-    parts = [c.get("date") or t(lang, "undated"), c.get("source") or t(lang, "no_agency")]
-    return " · ".join(esc(p) for p in parts)
 
 
 def _file_name(path: str | None) -> str:
@@ -298,7 +293,7 @@ def dispatch_html(doc: dict[str, Any] | None, citation: dict[str, Any] | None, l
         start, end, note = locate_passage(text, int(citation.get("start", -1)), int(citation.get("end", -1)),
                                           citation.get("quote") or "")
     head = (f'<div class="dq-doc-head"><div class="dq-doc-title">{esc(doc.get("title") or doc.get("doc_id"))}</div>'
-            f'<div class="dq-meta">{_meta_line(doc, lang)}</div>'
+            f'<div class="dq-doc-meta">{meta_html(doc, lang)}</div>'
             f'<div class="dq-meta dq-file">{esc(t(lang, "file"))}: {esc(doc.get("source_path"))} '
             f'<span class="dq-docid">({esc(doc.get("doc_id"))}'
             + (f', {esc(t(lang, "passage"))} {start}–{end}' if start >= 0 else "") + ")</span></div></div>")
