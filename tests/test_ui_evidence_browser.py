@@ -5,10 +5,12 @@ and not covered, without the page scrolling; at phone width it opens in a sheet 
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from conftest import make_settings, open_pipeline
 from test_ui_browser import ask, browser, last_turn  # noqa: F401 - `browser` is a fixture
-from ui_fixtures import SEED_QUESTION, launch_in_thread, private_copy
+from ui_fixtures import SEED_QUESTION, article, launch_in_thread, private_copy
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
@@ -31,11 +33,52 @@ MARK_IN_VIEW = f"""() => {{ const s = ({MARK_STATE})();
   return s && !s.covered && s.top >= 0 && s.left >= 0 && s.bottom <= s.h && s.right <= s.w; }}"""
 
 
+LEDE = ("Moscou (AFP) - Une explosion a frappé jeudi une usine chimique de Dzerjinsk, a annoncé le "
+        "ministère russe des Situations d'urgence.")
+BILANS = {"usine-v1.txt": "Le bilan provisoire est de trois blessés.",
+          "usine-v2.txt": "Le bilan est désormais de deux morts et onze blessés."}
+VERSIONS_QUESTION = "Quel est le bilan de l'explosion de l'usine de Dzerjinsk ?"
+
+
+class WithVersions:
+    """The real pipeline whose answers carry `versions` for the two Dzerjinsk dispatches, as the
+    versions helper's clustering will: the chat's side of the field is what is tested here."""
+
+    def __init__(self, pipeline):
+        self._pipeline = pipeline
+
+    def __getattr__(self, name):
+        return getattr(self._pipeline, name)
+
+    def ask_stream(self, *args, **kwargs):
+        for event in self._pipeline.ask_stream(*args, **kwargs):
+            yield event if isinstance(event, str) else AnswerWithVersions(event)
+
+
+class AnswerWithVersions:
+    def __init__(self, answer):
+        self._answer = answer
+
+    def __getattr__(self, name):
+        return getattr(self._answer, name)
+
+    def to_dict(self):
+        d = self._answer.to_dict()
+        for c in d["citations"] + d["related"]:
+            other = {"usine-v1.txt": "usine-v2.txt", "usine-v2.txt": "usine-v1.txt"}.get(c["doc_id"])
+            c["versions"] = [{"doc_id": other, "title": "Explosion", "date": None, "source": "AFP"}] if other else []
+        return d
+
+
 @pytest.fixture(scope="module")
 def app(tmp_path_factory, seeds_settings, embedder):
     settings = make_settings(private_copy(seeds_settings, tmp_path_factory, "evidence"))
     pipeline = open_pipeline(settings, embedder)
-    demo, url = launch_in_thread(pipeline, settings)
+    folder = tmp_path_factory.mktemp("versions")
+    for name, bilan in BILANS.items():
+        article(folder / name, "Explosion dans une usine de Dzerjinsk", f"{LEDE} {bilan} Une enquête a été ouverte.")
+    pipeline.index([folder])
+    demo, url = launch_in_thread(WithVersions(pipeline), settings)
     yield {"url": url, "pipeline": pipeline}
     demo.close()
     pipeline.close()
@@ -123,3 +166,24 @@ def test_a_long_quote_is_shown_whole_on_expand(answered):
     wrap.locator("button.dq-expand").click()
     assert wrap.locator("button.dq-expand").get_attribute("aria-expanded") == "true"
     assert quote.evaluate("q => q.scrollHeight <= q.clientHeight + 1"), "expanded, the whole quote shows"
+
+
+def test_a_card_compares_two_versions_of_its_dispatch(answered):
+    page, viewport = answered
+    ask(page, VERSIONS_QUESTION)
+    versions = page.locator("#dq-sources details.dq-versions").first
+    versions.locator("summary").click()
+    assert "aussi dans 1 dépêche" in versions.inner_text()
+    compare = versions.get_by_role("button", name=re.compile("^Comparer avec"))
+    other = compare.get_attribute("data-other")
+    cited = page.locator("#dq-sources .dq-card-wrap:has(details.dq-versions)").first.get_attribute("data-doc")
+    compare.click()
+    page.wait_for_selector(f"#dq-dispatch .dq-diff[data-old='{other}']")
+    assert page.inner_text("#dq-dispatch del.dq-diff-removed").endswith(BILANS[other])
+    added = page.locator("#dq-dispatch ins.dq-diff-added")
+    assert added.inner_text().endswith(BILANS[cited])
+    box = added.bounding_box()
+    assert 0 <= box["y"] and box["y"] + box["height"] <= viewport["height"], "the diff opens in view"
+    if viewport is PHONE:
+        page.get_by_role("button", name="Fermer la dépêche").click()
+        page.wait_for_selector("#dq-dispatch.dq-sheet-open", state="detached")
