@@ -266,8 +266,9 @@ def test_sentence_diff_lists_added_and_removed_sentences():
     assert html.index("trois morts") < html.index("cinq morts")  # removed before added, in reading order
     assert '<del class="dq-diff-removed"' in html and '<ins class="dq-diff-added"' in html
     assert "2 phrase(s) identique(s)" in html and "V1" in html and "V2" in html
-    same = diff_html({"doc_id": "a", "text": old}, {"doc_id": "b", "text": old}, "en")
+    same = diff_html({"doc_id": "a", "title": "T", "text": old}, {"doc_id": "b", "title": "T", "text": old}, "en")
     assert "Both versions have the same sentences." in same
+    assert "from “a” to “b”" in same  # one headline for both: named by their ids
 
 
 def test_versions_diff_reads_both_texts_through_the_callback():

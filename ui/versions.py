@@ -59,8 +59,10 @@ def diff_html(old: dict[str, Any], new: dict[str, Any], lang: str) -> str:
     ones folded to a count."""
     ops = sentence_diff(old.get("text") or "", new.get("text") or "")
     counts = {op: sum(1 for o, _ in ops if o == op) for op in ("added", "removed", "same")}
-    head = say(lang, "diff_head", old=old.get("title") or short_id(old.get("doc_id")),
-               new=new.get("title") or short_id(new.get("doc_id")))
+    names = [d.get("title") or short_id(d.get("doc_id")) for d in (old, new)]
+    if names[0] == names[1]:  # re-issues often keep the headline: name them by their ids
+        names = [short_id(d.get("doc_id")) for d in (old, new)]
+    head = say(lang, "diff_head", old=names[0], new=names[1])
     parts = [f'<div class="dq-diff" data-old="{esc(old.get("doc_id"))}" data-new="{esc(new.get("doc_id"))}">',
              sheet_close_button(lang), f'<div class="dq-doc-title">{esc(head)}</div>',
              f'<div class="dq-meta">{esc(say(lang, "diff_counts", **counts))}</div>']
