@@ -42,7 +42,8 @@ VERSIONS_QUESTION = "Quel est le bilan de l'explosion de l'usine de Dzerjinsk ?"
 
 class WithVersions:
     """The real pipeline whose answers carry `versions` for the two Dzerjinsk dispatches, as the
-    versions helper's clustering will: the chat's side of the field is what is tested here."""
+    versions helper's clustering will, and a `disagreement` between the two Dzerjinsk citations, as
+    the disagree helper's will: the chat's side of these fields is what is tested here."""
 
     def __init__(self, pipeline):
         self._pipeline = pipeline
@@ -67,6 +68,10 @@ class AnswerWithVersions:
         for c in d["citations"] + d["related"]:
             other = {"usine-v1.txt": "usine-v2.txt", "usine-v2.txt": "usine-v1.txt"}.get(c["doc_id"])
             c["versions"] = [{"doc_id": other, "title": "Explosion", "date": None, "source": "AFP"}] if other else []
+        markers = [c["marker"] for c in d["citations"] if c["doc_id"].startswith("usine-")]
+        if len(markers) >= 2:
+            d["disagreement"] = [{"speaker": "le ministère", "markers": markers[:1]},
+                                 {"speaker": None, "markers": markers[1:2]}]
         return d
 
 
@@ -184,6 +189,28 @@ def test_a_card_compares_two_versions_of_its_dispatch(answered):
     assert added.inner_text().endswith(BILANS[cited])
     box = added.bounding_box()
     assert 0 <= box["y"] and box["y"] + box["height"] <= viewport["height"], "the diff opens in view"
+    if viewport is PHONE:
+        page.get_by_role("button", name="Fermer la dépêche").click()
+        page.wait_for_selector("#dq-dispatch.dq-sheet-open", state="detached")
+
+
+def test_disagreeing_sides_stand_next_to_each_other(answered):
+    page, viewport = answered
+    turn = last_turn(page)
+    if "Dzerjinsk" not in turn.inner_text():
+        ask(page, VERSIONS_QUESTION)
+        turn = last_turn(page)
+    sides = turn.locator(".dq-disagreement .dq-side")
+    if sides.count() == 0:
+        pytest.skip("retrieval cited one Dzerjinsk dispatch only: no disagreement to show")
+    assert sides.count() == 2 and "Les sources divergent" in turn.inner_text()
+    first, second = sides.nth(0).bounding_box(), sides.nth(1).bounding_box()
+    assert abs(first["y"] - second["y"]) < 1 and first["x"] + first["width"] <= second["x"], "side by side"
+    assert "le ministère" in sides.nth(0).inner_text() and "La dépêche" in sides.nth(1).inner_text()
+    before = page.evaluate("window.scrollY")
+    sides.nth(1).locator("button[data-marker]").click()
+    page.wait_for_selector("#dq-dispatch mark")
+    assert_mark_in_view(page, before)
     if viewport is PHONE:
         page.get_by_role("button", name="Fermer la dépêche").click()
         page.wait_for_selector("#dq-dispatch.dq-sheet-open", state="detached")

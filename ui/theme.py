@@ -101,7 +101,9 @@ button.dq-compare { min-height: 24px; margin-left: .3rem; }
 .dq-diff-sign { font-weight: 700; margin-right: .2rem; }
 .dq-disagreement { margin-top: .6rem; white-space: normal; }
 .dq-disagreement-head { font-size: .8rem; font-weight: 700; color: #b45309; margin-bottom: .3rem; }
-.dq-sides { display: grid; grid-template-columns: repeat(auto-fit, minmax(150px, 1fr)); gap: .5rem; }
+/* The sides next to each other, at any width; only three or more stack on a phone. */
+.dq-sides { display: grid; grid-auto-flow: column; grid-auto-columns: minmax(0, 1fr); gap: .5rem; }
+@media (max-width: 700px) { .dq-sides:has(> .dq-side:nth-child(3)) { grid-auto-flow: row; } }
 .dq-side { padding: .4rem .55rem; border-radius: 8px; border: 1px solid var(--border-color-primary);
   border-top: 3px solid #b45309; background: var(--background-fill-primary); }
 .dq-side-who { font-weight: 700; font-size: .85rem; margin-bottom: .2rem; }
