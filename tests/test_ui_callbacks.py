@@ -71,6 +71,35 @@ def test_clicking_a_citation_shows_the_passage_highlighted(cb):
     assert cb.citation(turns, 0, "citation", 99) is None
 
 
+def test_two_versions_of_a_dispatch_are_diffed_from_the_index(tmp_path, embedder):
+    """A card's Compare button (a `cite` event with `other`): both texts read from the real index."""
+    lede = ("Moscou (AFP) - Une explosion a frappé jeudi une usine chimique de Dzerjinsk, a annoncé le "
+            "ministère russe des Situations d'urgence.")
+    old = article(tmp_path / "in" / "usine-v1.txt", "Explosion dans une usine de Dzerjinsk",
+                  f"{lede} Le bilan provisoire est de trois blessés. Une enquête a été ouverte.")
+    article(tmp_path / "in" / "usine-v2.txt", "Explosion dans une usine de Dzerjinsk",
+              f"{lede} Le bilan est désormais de deux morts et onze blessés. Une enquête a été ouverte.")
+    settings = make_settings(tmp_path / "data")
+    pipeline = open_pipeline(settings, embedder)
+    try:
+        pipeline.index([old.parent])
+        callbacks = ChatCallbacks(pipeline, settings)
+        _, _, _, turns = ask(callbacks, "Quel est le bilan de l'explosion de l'usine de Dzerjinsk ?")
+        cited = turns[0]["answer"]["citations"][0]
+        other = "usine-v1.txt" if cited["doc_id"] == "usine-v2.txt" else "usine-v2.txt"
+        cited["versions"] = [{"doc_id": other, "title": "v", "date": None, "source": "AFP"}]  # the versions helper's field
+        panel, view = callbacks.citation(turns, 0, "citation", cited["marker"], other=other)
+        assert 'data-other="' + other + '"' in panel and "aussi dans 1 dépêche" in panel
+        added = re.findall(r'<ins class="dq-diff-added"[^>]*>.*?</span> (.*?)</ins>', view)
+        removed = re.findall(r'<del class="dq-diff-removed"[^>]*>.*?</span> (.*?)</del>', view)
+        bilans = {"usine-v1.txt": "Le bilan provisoire est de trois blessés.",
+                  "usine-v2.txt": "Le bilan est désormais de deux morts et onze blessés."}
+        assert removed == [bilans[other]] and added == [bilans[cited["doc_id"]]]
+        assert "1 phrase(s) ajoutée(s), 1 retirée(s), 3 identique(s)" in view
+    finally:
+        pipeline.close()
+
+
 def test_follow_up_uses_the_previous_question(cb):
     _, _, _, turns = ask(cb, SEED_QUESTION)
     _, transcript, _, turns = ask(cb, FOLLOW_UP, turns)

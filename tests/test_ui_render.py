@@ -60,7 +60,7 @@ def test_esc_leaves_no_markup_or_template(hostile):
 def test_answer_markers_become_buttons_only_for_known_citations():
     html = render.answer_body_html(answer(answer="A <img src=x onerror=alert(1)> [1] B [9] C [1, 2]"), turn=3)
     assert html.count('class="dq-cite"') == 1
-    assert 'data-cite="1" data-turn="3" data-kind="citation"' in html
+    assert 'data-marker="1" aria-label="citation 1" data-cite="1" data-turn="3" data-kind="citation"' in html
     assert "[9]" in html and "[1, 2]" in html  # unknown markers stay text
     assert "<img" not in html and "&lt;img" in html
 
@@ -92,11 +92,11 @@ def test_abstention_shows_related_not_citations():
     html = render.transcript_html(turns)
     assert "dq-abstained" in html and "pas des citations" in html
     assert 'data-kind="related"' in html and 'class="dq-cite"' not in html
+    assert html.count("dq-card-related") == 1  # listed once, under the answer
     panel = render.sources_html(abstention(), 0)
-    assert "Passages liés — pas des citations" in panel and "dq-card-related" in panel
-    assert "dq-card-citation" not in panel
+    assert "dq-card" not in panel and "passages liés sont listés sous la réponse" in panel
     en = render.sources_html({**abstention(), "language": "en"}, 0)
-    assert "Related passages — not cited" in en
+    assert "related passages are listed under the answer" in en
 
 
 def test_sources_cards_list_every_citation_with_metadata():
@@ -104,7 +104,8 @@ def test_sources_cards_list_every_citation_with_metadata():
     html = render.sources_html(a, 5)
     assert html.count("dq-card-citation") == 2
     assert 'data-cite="2" data-turn="5"' in html
-    assert "2025-03-14 · AFP · d1.txt" in html and "non datée · agence non indiquée" in html
+    assert 'AFP · 2025-03-14 · <span class="dq-shortid" title="d1.txt">d1.txt</span>' in html
+    assert html.count("dq-badge-warn") == 2 and ">non datée<" in html and ">agence inconnue<" in html
     assert "Titre &lt;b&gt;gras&lt;/b&gt;" in html
     assert "dq-active" not in html
     active = render.sources_html(a, 5, active=("citation", 2))
@@ -174,6 +175,129 @@ def test_status_line():
     assert "<b>2</b> documents" in html and "<b>38</b> chunks" in html and "embedded" in html
     assert "2025-01-01" in html
 
+
+
+# -- issue 13's fields: speaker, dates, versions, disagreement (read with .get: older answers lack them) --
+
+def test_card_headline_meta_badges_and_short_id():
+    from ui.cards import card_html
+
+    long_id = "dossier/" + "x" * 40 + ".jsonl#42"
+    html = card_html(citation(speaker="Dmitri Peskov", doc_id=long_id, title="Un  titre\nsur deux lignes"),
+                     0, "citation", 1, "fr", "1")
+    assert 'class="dq-card-title" title="Un titre sur deux lignes">Un titre sur deux lignes<' in html
+    assert "AFP · 2025-03-14 · " in html and ">selon Dmitri Peskov<" in html
+    short = re.search(r'class="dq-shortid" title="[^"]*">([^<]*)<', html).group(1)
+    assert len(short) <= 28 and "…" in short and short.endswith(".jsonl#42")
+    assert "dq-badge-warn" not in html
+    bare = card_html(citation(date=None, source=None, title=None), 0, "citation", 1, "en", "1")
+    assert ">undated<" in bare and ">unknown agency<" in bare and "dq-speaker" not in bare
+    assert 'class="dq-card-title" title="d1.txt"' in bare  # no title: the id
+
+
+def test_two_cards_of_one_dispatch_differ_by_their_quote_and_long_quotes_expand():
+    a = answer(citations=[citation(1), citation(2, quote="Dernière phrase.", start=TEXT.index("Dernière"),
+                                                end=len(TEXT))])
+    html = render.sources_html(a, 0)
+    quotes = re.findall(r'<span class="dq-quote">(.*?)</span></button>', html)
+    assert len(quotes) == 2 and quotes[0] != quotes[1]
+    assert "data-expand" not in html  # short quotes are shown whole
+    long_quote = "mot " * 60
+    html = render.sources_html(answer(citations=[citation(quote=long_quote, start=0, end=len(long_quote))]), 0)
+    assert 'data-expand="1" aria-expanded="false"' in html and "Voir toute la citation" in html
+
+
+def test_dates_are_resolved_beside_their_words():
+    from ui.quotes import date_label, quote_html
+
+    quote = "Il a parlé vendredi à Moscou, le 14 mars 2025, et reviendra en août, un jour."
+    base = 1000
+
+    def mention(words, value):
+        at = quote.index(words)
+        return {"text": words, "start": base + at, "end": base + at + len(words), "value": value}
+
+    c = {"quote": quote, "start": base, "end": base + len(quote), "dates": [
+        mention("vendredi", "2025-03-14"), mention("14 mars 2025", "2025-03-14"), mention("en août", "2025-08"),
+        mention("un jour", None), {"text": "x", "start": 5, "end": 6, "value": "2025-01-01"}]}
+    html = quote_html(c, "fr")
+    assert 'vendredi <span class="dq-date-note">(14 mars 2025)</span> à Moscou' in html
+    assert html.count("dq-date-note") == 2  # the spelled-out date, the null value, the span outside add nothing
+    assert 'en août <span class="dq-date-note">(août 2025)</span>' in html
+    assert "(14 March 2025)" in quote_html(c, "en")
+    assert date_label("2025-03-01", "fr") == "1er mars 2025" and date_label("2025-13", "fr") is None
+    hl = {**c, "highlight": {"start": base + quote.index("vendredi"), "end": base + quote.index(" à Moscou")}}
+    assert ('<strong class="dq-hl">vendredi</strong> <span class="dq-date-note">(14 mars 2025)</span>'
+            in quote_html(hl, "fr"))
+    body = render.answer_body_html(answer(citations=[{**citation(), **c, "marker": 1}],
+                                          answer=f"{quote} [1]"), 0)
+    assert "(14 mars 2025)" in body  # an extractive answer drawn from its quotes shows them too
+
+
+def test_speaker_in_the_markdown_export():
+    md = render.answer_markdown(answer(citations=[citation(speaker="le Kremlin")]))
+    assert "[1] Titre <b>gras</b> — 2025-03-14 — AFP — Propos de : le Kremlin" in md
+    assert "Propos de" not in render.answer_markdown(answer())
+
+
+def test_versions_list_opens_from_the_card_with_a_compare_button_each():
+    versions = [{"doc_id": "d2.txt", "title": "Titre <v2>", "date": "2025-03-13", "source": "Reuters"},
+                {"doc_id": "d3.txt", "title": None, "date": None, "source": None}]
+    html = render.sources_html(answer(citations=[citation(versions=versions)]), 4)
+    assert '<details class="dq-versions"><summary>aussi dans 2 dépêches</summary>' in html
+    assert "Titre &lt;v2&gt;" in html and "2025-03-13 · Reuters" in html and "non datée · agence inconnue" in html
+    assert html.count("data-other=") == 2 and 'data-cite="1" data-turn="4" data-kind="citation" data-other="d3.txt"' in html
+    assert "aussi dans 1 dépêche<" in render.sources_html(answer(citations=[citation(versions=versions[:1])]), 0)
+    assert "dq-versions" not in render.sources_html(answer(citations=[citation(versions=[])]), 0)
+
+
+def test_sentence_diff_lists_added_and_removed_sentences():
+    from ui.versions import diff_html, sentence_diff
+
+    old = "Koursk (AFP) - Le bilan est de trois morts. Les secours sont sur place. Un témoin a parlé."
+    new = "Koursk (AFP) - Le bilan est de cinq morts. Les secours sont sur place. Un témoin a parlé. Kiev dément."
+    ops = sentence_diff(old, new)
+    assert ("removed", "Koursk (AFP) - Le bilan est de trois morts.") in ops
+    assert ("added", "Koursk (AFP) - Le bilan est de cinq morts.") in ops and ("added", "Kiev dément.") in ops
+    assert [op for op, _ in ops].count("same") == 2
+    assert sentence_diff(old, old) == [("same", s) for _, s in sentence_diff(old, old)]
+    html = diff_html({"doc_id": "a", "title": "V1", "text": old}, {"doc_id": "b", "title": "V2", "text": new}, "fr")
+    assert "2 phrase(s) ajoutée(s), 1 retirée(s), 2 identique(s)" in html
+    assert html.index("trois morts") < html.index("cinq morts")  # removed before added, in reading order
+    assert '<del class="dq-diff-removed"' in html and '<ins class="dq-diff-added"' in html
+    assert "2 phrase(s) identique(s)" in html and "V1" in html and "V2" in html
+    same = diff_html({"doc_id": "a", "title": "T", "text": old}, {"doc_id": "b", "title": "T", "text": old}, "en")
+    assert "Both versions have the same sentences." in same
+    assert "from “a” to “b”" in same  # one headline for both: named by their ids
+
+
+def test_versions_diff_reads_both_texts_through_the_callback():
+    from ui.versions import versions_diff_html
+
+    texts = {"new.txt": "Le bilan monte. Kiev dément. Moscou se tait.", "old.txt": "Le bilan monte. Moscou se tait."}
+    document = lambda doc_id: {"doc_id": doc_id, "title": doc_id, "text": texts[doc_id]} if doc_id in texts else None  # noqa: E731
+    cited = {"doc_id": "new.txt", "versions": [{"doc_id": "old.txt"}]}
+    html = versions_diff_html(document, cited, "old.txt", "fr")
+    assert "1 phrase(s) ajoutée(s), 0 retirée(s)" in html and "Kiev dément." in html
+    # only a listed version is compared, and a vanished one says so
+    assert "n’est plus dans l’index" in versions_diff_html(document, cited, "other.txt", "fr")
+    assert "no longer in the index" in versions_diff_html(document, {**cited, "doc_id": "gone"}, "old.txt", "en")
+
+
+def test_disagreement_sides_next_to_each_other_with_their_markers():
+    from ui.sides import disagreement_html
+
+    a = answer(answer="Selon Donald Trump, x [1] Kiev affirme au contraire y [2]",
+               citations=[citation(1, quote="Les troupes sont encerclées"), citation(2, quote="Pas d'encerclement")],
+               disagreement=[{"speaker": "Donald Trump", "markers": [1]}, {"speaker": None, "markers": [2, 7]}])
+    html = disagreement_html(a, 3)
+    assert html.count('class="dq-side"') == 2 and "Les sources divergent" in html
+    assert html.index("Donald Trump") < html.index("encerclées") < html.index("La dépêche") < html.index("Pas d")
+    assert 'data-marker="2" aria-label="citation 2" data-cite="2" data-turn="3"' in html
+    assert "dq-disagreement" in render.answer_body_html(a, 3)
+    assert disagreement_html({**a, "disagreement": None}, 0) == ""
+    assert disagreement_html({**a, "disagreement": [{"speaker": "X", "markers": [1]}]}, 0) == ""  # one side
+    assert "dq-disagreement" not in render.answer_body_html(answer(), 0)
 
 # -- streaming -------------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from ui.layout import ChatTab, LibraryTab, chat_tab, dispatch_placeholder, libra
 from ui.library import UPLOAD_SUFFIXES, store_uploads, upload_file_of
 from ui.stream import accumulate, answer_events
 from ui.theme import CSS, theme
+from ui.versions import versions_diff_html
 
 if TYPE_CHECKING:
     from assistant.pipeline import Pipeline
@@ -107,8 +108,10 @@ class ChatCallbacks:
             return render.t(lang, "empty_index")
         return None
 
-    def citation(self, turns: list[dict[str, Any]], turn_index: int, kind: str, ref: int) -> tuple[str, str] | None:
-        """(sources panel, dispatch view) for a clicked marker or card; None when it is stale."""
+    def citation(self, turns: list[dict[str, Any]], turn_index: int, kind: str, ref: int,
+                 other: str | None = None) -> tuple[str, str] | None:
+        """(sources panel, dispatch view) for a clicked marker or card, or with `other` (a version's
+        doc id) the sentences changed between that version and the cited dispatch; None when stale."""
         if turn_index < 0:
             return None
         try:
@@ -120,9 +123,10 @@ class ChatCallbacks:
         except (IndexError, KeyError, TypeError, StopIteration):
             return None
         lang = answer.get("language") or "fr"
-        doc = self.pipeline.document(cited["doc_id"])
-        return (render.sources_html(answer, turn_index, active=(kind, ref)),
-                render.dispatch_html(doc, cited, lang))
+        panel = render.sources_html(answer, turn_index, active=(kind, ref))
+        if other:
+            return panel, versions_diff_html(self.pipeline.document, cited, other, lang)
+        return panel, render.dispatch_html(self.pipeline.document(cited["doc_id"]), cited, lang)
 
     def ask_example(self, turns: list[dict[str, Any]] | None, date_from: str, date_to: str,
                     sources: list[str] | None, evt: gr.EventData) -> Iterator[tuple[Any, ...]]:
@@ -138,7 +142,7 @@ class ChatCallbacks:
         """A clicked citation marker or card (the `cite` event): the sources panel and the dispatch."""
         try:
             got = self.citation(turns, int(event_field(evt, "turn", -1)), str(event_field(evt, "kind", None)),
-                                int(event_field(evt, "ref", -1)))
+                                int(event_field(evt, "ref", -1)), event_field(evt, "other", None) or None)
         except (TypeError, ValueError):
             got = None
         return got if got is not None else (gr.skip(), gr.skip())

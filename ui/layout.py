@@ -62,11 +62,12 @@ def chat_tab(examples: list[str]) -> ChatTab:
                     date_to = gr.Textbox(label="To date", placeholder="YYYY[-MM[-DD]]", elem_id="dq-date-to")
                 sources = gr.Dropdown(label="Sources / agencies", choices=[], multiselect=True,
                                       allow_custom_value=True, elem_id="dq-sources-filter")
-        with gr.Column(scale=4):
-            sources_panel = gr.HTML(render.sources_html(None, 0), js_on_load=CLICKS_JS, elem_id="dq-sources",
-                                    container=True, padding=True)
+        # The evidence column: the dispatch viewer first, so the passage opens beside the claim (ui/theme.py).
+        with gr.Column(scale=4, elem_id="dq-evidence"):
             dispatch = gr.HTML(dispatch_placeholder(), js_on_load=SCROLL_TO_MARK_JS, elem_id="dq-dispatch",
                                container=True, padding=True)
+            sources_panel = gr.HTML(render.sources_html(None, 0), js_on_load=CLICKS_JS, elem_id="dq-sources",
+                                    container=True, padding=True)
     return ChatTab(transcript, question, send, new_chat, date_from, date_to, sources, sources_panel, dispatch)
 
 

@@ -7,12 +7,16 @@ are the ones written here, and none of them loads anything.
 
 from __future__ import annotations
 
-import html
 import re
 from pathlib import Path
 from typing import Any
 
 from assistant.highlight import quote_parts
+from ui.cards import card_html, meta_html
+from ui.i18n_evidence import say
+from ui.markup import esc, marker_button, sheet_close_button
+from ui.quotes import quote_html
+from ui.sides import disagreement_html
 
 MARKER_RE = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 DISPATCH_VIEW_CHARS = 200_000  # longer texts are shown around the passage only
@@ -90,19 +94,8 @@ def t(lang: str, key: str, **values: Any) -> str:
     return table[key].format(**values) if values else table[key]
 
 
-def esc(text: Any) -> str:
-    """Text -> inert HTML text. Braces, `$` and backticks too: gr.HTML evaluates its template as JS."""
-    s = html.escape("" if text is None else str(text), quote=True)
-    return s.replace("{", "&#123;").replace("}", "&#125;").replace("$", "&#36;").replace("`", "&#96;")
-
-
 def _one_line(text: str) -> str:
     return " ".join(text.split())
-
-
-def _meta_line(c: dict[str, Any], lang: str) -> str:
-    parts = [c.get("date") or t(lang, "undated"), c.get("source") or t(lang, "no_agency")]
-    return " · ".join(esc(p) for p in parts)
 
 
 def _file_name(path: str | None) -> str:
@@ -139,14 +132,14 @@ def answer_body_html(answer: dict[str, Any], turn: int) -> str:
             else:
                 parts.append(f'<span class="dq-sentence dq-unsupported" title="{esc(t(lang, "unsupported"))}">'
                              f'{body}<span class="dq-flag">{esc(t(lang, "unsupported"))}</span></span>')
-        return notice + " ".join(parts)
+        return notice + " ".join(parts) + disagreement_html(answer, turn)
     citations = answer.get("citations") or []
     text = answer.get("answer") or ""
     if citations and text == " ".join(f"{_one_line(c.get('quote', ''))} [{c['marker']}]" for c in citations):
         # An extractive answer is its quotes: drawn from them, with the words that answer marked.
-        return notice + " ".join(quote_html(c) + " " + _with_markers(f"[{c['marker']}]", known, turn)
-                                 for c in citations)
-    return notice + _with_markers(text, known, turn)
+        return notice + " ".join(quote_html(c, lang) + " " + _with_markers(f"[{c['marker']}]", known, turn)
+                                 for c in citations) + disagreement_html(answer, turn)
+    return notice + _with_markers(text, known, turn) + disagreement_html(answer, turn)
 
 
 def _with_markers(text: str, known: set[int], turn: int) -> str:
@@ -156,17 +149,12 @@ def _with_markers(text: str, known: set[int], turn: int) -> str:
         out.append(esc(text[pos:m.start()]))
         numbers = [int(n) for n in re.findall(r"\d+", m.group(1))]
         if numbers and all(n in known for n in numbers):
-            out.append("".join(_marker_button(turn, n) for n in numbers))
+            out.append("".join(marker_button(turn, n) for n in numbers))
         else:
             out.append(esc(m.group(0)))
         pos = m.end()
     out.append(esc(text[pos:]))
     return "".join(out)
-
-
-def _marker_button(turn: int, marker: int) -> str:
-    return (f'<button type="button" class="dq-cite" data-cite="{marker}" data-turn="{turn}" data-kind="citation" '
-            f'title="[{marker}]">{marker}</button>')
 
 
 def partial_html(text: str) -> str:
@@ -182,19 +170,13 @@ def partial_html(text: str) -> str:
 
 
 def related_html(answer: dict[str, Any], turn: int, lang: str) -> str:
+    """The related passages (not cited), under the answer: the one place they are listed."""
     items = answer.get("related") or []
     if not items:
         return ""
-    rows = []
-    for i, c in enumerate(items):
-        rows.append(
-            f'<li><button type="button" class="dq-related-item" data-cite="{i}" data-turn="{turn}" '
-            f'data-kind="related"><span class="dq-badge dq-badge-related">{esc(t(lang, "related_short"))}</span> '
-            f'<span class="dq-related-title">{esc(c.get("title") or c.get("doc_id"))}</span> '
-            f'<span class="dq-meta">{_meta_line(c, lang)}</span>'
-            f'<span class="dq-quote">« {esc(_one_line(c.get("quote", "")))} »</span></button></li>')
+    cards = "".join(card_html(c, turn, "related", i, lang, t(lang, "related_short")) for i, c in enumerate(items))
     return (f'<div class="dq-related"><div class="dq-related-head">{esc(t(lang, "related"))}</div>'
-            f'<ul>{"".join(rows)}</ul></div>')
+            f'<div class="dq-related-cards">{cards}</div></div>')
 
 
 def answer_markdown(answer: dict[str, Any]) -> str:
@@ -217,7 +199,8 @@ def answer_markdown(answer: dict[str, Any]) -> str:
 
 def _markdown_source(head: str, c: dict[str, Any], lang: str) -> list[str]:
     title = c.get("title") or c.get("doc_id")
-    meta = " — ".join([title, c.get("date") or t(lang, "undated"), c.get("source") or t(lang, "no_agency")])
+    meta = " — ".join([title, c.get("date") or t(lang, "undated"), c.get("source") or t(lang, "no_agency")]
+                      + ([say(lang, "speaker_md", speaker=c["speaker"])] if c.get("speaker") else []))
     return [f"{head} {meta}  ", f"`{c.get('source_path', '')}` [{c.get('start')}:{c.get('end')}]", "",
             f"> {_markdown_quote(c)}", ""]
 
@@ -275,38 +258,18 @@ def empty_chat_html(examples: list[str], lang: str = "en") -> str:
 
 def sources_html(answer: dict[str, Any] | None, turn: int, lang: str | None = None,
                  active: tuple[str, int] | None = None) -> str:
-    """Every citation of one answer as a card (and its related passages, marked as such);
-    `active` = (kind, ref) of the card whose passage is open."""
+    """Every citation of one answer as a card; `active` = (kind, ref) of the card whose passage is open.
+    Related passages are not repeated here: they are listed under the answer."""
     lang = lang or (answer or {}).get("language") or "en"
-    if not answer or (not answer.get("citations") and not answer.get("related")):
+    if not answer or not answer.get("citations"):
+        if answer and answer.get("related"):
+            return f'<div class="dq-panel-empty">{esc(say(lang, "related_in_chat"))}</div>'
         return f'<div class="dq-panel-empty">{esc(t(lang, "no_sources"))}</div>'
     cards = [f'<div class="dq-sources-head">{esc(t(lang, "sources"))} — '
              f'<span class="dq-sources-q">{esc(answer.get("question"))}</span></div>']
-    for c in answer.get("citations") or []:
-        cards.append(_card(c, turn, lang, str(c["marker"]), "citation", c["marker"], active))
-    if answer.get("related"):
-        cards.append(f'<div class="dq-related-head">{esc(t(lang, "related"))}</div>')
-        for i, c in enumerate(answer["related"]):
-            cards.append(_card(c, turn, lang, t(lang, "related_short"), "related", i, active))
+    for c in answer["citations"]:
+        cards.append(card_html(c, turn, "citation", c["marker"], lang, str(c["marker"]), active))
     return '<div class="dq-sources">' + "".join(cards) + "</div>"
-
-
-def _card(c: dict[str, Any], turn: int, lang: str, badge: str, kind: str, ref: int,
-          active: tuple[str, int] | None) -> str:
-    badge_class = "dq-badge dq-badge-related" if kind == "related" else "dq-badge"
-    on = active == (kind, ref)
-    return (f'<button type="button" class="dq-card dq-card-{kind}{" dq-active" if on else ""}" data-cite="{ref}" '
-            f'data-turn="{turn}" data-kind="{kind}" aria-pressed="{"true" if on else "false"}">'
-            f'<span class="{badge_class}">{esc(badge)}</span>'
-            f'<span class="dq-card-title">{esc(c.get("title") or c.get("doc_id"))}</span>'
-            f'<span class="dq-meta">{_meta_line(c, lang)} · {esc(_file_name(c.get("source_path")))}</span>'
-            f'<span class="dq-quote">« {quote_html(c)} »</span></button>')
-
-
-def quote_html(c: dict[str, Any]) -> str:
-    """The quote on one line, escaped, with the words that answer in <strong class="dq-hl">."""
-    before, mid, after = quote_parts(c.get("quote", ""), int(c.get("start", 0)), c.get("highlight"))
-    return esc(before) + (f'<strong class="dq-hl">{esc(mid)}</strong>' if mid else "") + esc(after)
 
 
 def locate_passage(text: str, start: int, end: int, quote: str) -> tuple[int, int, str | None]:
@@ -322,7 +285,7 @@ def locate_passage(text: str, start: int, end: int, quote: str) -> tuple[int, in
 def dispatch_html(doc: dict[str, Any] | None, citation: dict[str, Any] | None, lang: str) -> str:
     """One dispatch with the cited passage highlighted, plus its title, date, agency and file."""
     if doc is None:
-        return f'<div class="dq-panel-empty" role="alert">{esc(t(lang, "dispatch_gone"))}</div>'
+        return f'<div class="dq-panel-empty" role="alert">{sheet_close_button(lang)}{esc(t(lang, "dispatch_gone"))}</div>'
     text = doc.get("text") or ""
     note = None
     start = end = -1
@@ -330,7 +293,7 @@ def dispatch_html(doc: dict[str, Any] | None, citation: dict[str, Any] | None, l
         start, end, note = locate_passage(text, int(citation.get("start", -1)), int(citation.get("end", -1)),
                                           citation.get("quote") or "")
     head = (f'<div class="dq-doc-head"><div class="dq-doc-title">{esc(doc.get("title") or doc.get("doc_id"))}</div>'
-            f'<div class="dq-meta">{_meta_line(doc, lang)}</div>'
+            f'<div class="dq-doc-meta">{meta_html(doc, lang)}</div>'
             f'<div class="dq-meta dq-file">{esc(t(lang, "file"))}: {esc(doc.get("source_path"))} '
             f'<span class="dq-docid">({esc(doc.get("doc_id"))}'
             + (f', {esc(t(lang, "passage"))} {start}–{end}' if start >= 0 else "") + ")</span></div></div>")
@@ -346,7 +309,8 @@ def dispatch_html(doc: dict[str, Any] | None, citation: dict[str, Any] | None, l
                 + _display(text[end:hi]))
     else:
         body = _display(text[lo:hi])
-    return f'<div class="dq-doc">{head}{notes}<div class="dq-doc-body">{body}</div></div>'
+    return (f'<div class="dq-doc">{sheet_close_button(lang)}{head}{notes}'
+            f'<div class="dq-doc-body" tabindex="0">{body}</div></div>')
 
 
 def _passage_html(text: str, start: int, end: int, citation: dict[str, Any] | None) -> str:
