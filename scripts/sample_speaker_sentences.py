@@ -6,10 +6,14 @@ seed dispatches. Each item keeps the sentence and the two before it in its parag
 the article: the corpus is not redistributed.
 
     PYTHONPATH=$PWD python scripts/sample_speaker_sentences.py > /tmp/speakers_unlabelled.jsonl
+    # the held-out set (tests/data/speakers_heldout.jsonl), drawn after the extractor was written:
+    PYTHONPATH=$PWD python scripts/sample_speaker_sentences.py --seed 14 --speech 40 --any 20 --seeds 0 \
+        --exclude tests/data/speakers.jsonl > /tmp/speakers_heldout_unlabelled.jsonl
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import random
 import re
@@ -37,27 +41,39 @@ def items(doc_id: str, text: str, origin: str) -> list[dict]:
 
 
 def main() -> None:
-    rng = random.Random(SEED)
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--speech", type=int, default=95, help="sentences that look like reported speech")
+    parser.add_argument("--any", type=int, default=40, help="sentences drawn from any sentence")
+    parser.add_argument("--seeds", type=int, default=25, help="sentences of the seed dispatches")
+    parser.add_argument("--exclude", type=Path, help="a labelled set whose articles are not drawn again")
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+    excluded = set()
+    if args.exclude:
+        excluded = {json.loads(x)["doc_id"] for x in args.exclude.read_text(encoding="utf-8").splitlines() if x}
     lines = NEWS.read_text(encoding="utf-8").splitlines()
     picked = rng.sample(lines, 400)
     speech, other = [], []
     for line in picked:
         rec = json.loads(line)
+        if rec["id"] in excluded:
+            continue
         cands = [c for c in items(rec["id"], rec["text"], "orangesum") if 30 <= len(c["sentence"]) <= 400]
         if not cands:
             continue
         like = [c for c in cands if SPEECH_LIKE.search(c["sentence"])]
-        if len(speech) < 95 and like and rng.random() < 0.7:
+        if len(speech) < args.speech and like and rng.random() < 0.7:
             speech.append(rng.choice(like))
-        elif len(other) < 40:
+        elif len(other) < args.any:
             other.append(rng.choice(cands))
     seeds = []
     for path in sorted((REPO / "seeds").glob("*.txt")):
         seeds += items(path.name, path.read_text(encoding="utf-8"), "seed")
-    seeds = rng.sample(seeds, 25)
+    seeds = rng.sample(seeds, args.seeds)
     out = speech + other + seeds
     for n, item in enumerate(out):
-        item["id"] = f"s{n:03d}"
+        item["id"] = f"s{n:03d}" if args.seed == SEED else f"h{args.seed}-{n:03d}"
         print(json.dumps(item, ensure_ascii=False))
     print(f"{len(speech)} speech-like, {len(other)} any, {len(seeds)} seed", file=sys.stderr)
 
