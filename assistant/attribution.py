@@ -24,11 +24,11 @@ _MORE_STEMS = ("precis", "ajout", "soulign", "confirm", "rappel", "jug", "denonc
                "minimis", "salu", "condamn", "critiqu", "fustig", "ironis", "tweet", "twitt", "temoign",
                "pretend", "clam", "scand", "observ", "signal", "not", "avou", "admett", "poursuiv")
 _STEMS = tuple(dict.fromkeys(s.rstrip("e") for s in (*SAYING_STEMS, *_MORE_STEMS)
-                             if s not in ("dit", "repondu", "prevenu", "averti", "veut", "voulait")))
+                             if s not in ("dit", "repondu", "prevenu", "averti", "veut", "voulait", "propose", "pose")))
 _ENDINGS = r"(?:e|ent|ee|ees|ait|aient|ant|era|erait|eront)"
 _IRREGULAR = (r"dit|dite|disent|disait|dira|repond|repondu|repondent|repondait|reconnu|reconnait|reconnaissent|"
               r"admis|admet|ecrit|ecrivait|promis|promet|prevenu|previent|averti|avertit|conclu|conclut|souri|"
-              r"sourit|emis|soutenu|soutient|soutenait|nie|nient|niait|reagi|reagit|poursuit|estime|affirme")
+              r"sourit|emis|mis en garde|soutenu|soutient|soutenait|nie|nient|niait|reagi|reagit|poursuit|estime|affirme")
 _VERB = re.compile(r"(?:(?<![\w'’-])|(?<=\b[lnsmt]['’]))(?:(?:" + "|".join(_STEMS) + r")" + _ENDINGS + r"|(?:" + _IRREGULAR + r"))(?![\w'’])")
 
 _AUX = re.compile(r"(?:\b(?:a|ont|avait|avaient|aurait|auraient|aura|avait-il)|-t-(?:il|elle|on)|"
@@ -87,7 +87,7 @@ def quote_speaker(text: str, start: int, end: int) -> str | None:
 
 def _resolved(sentences: list[str], i: int, depth: int = 0) -> str | None:
     """The speaker of sentence i, a pronoun or "this source" taken back to the sentences before."""
-    found = sentence_speaker(sentences[i])
+    found = sentence_speaker(sentences[i], i > 0 and _quote_open(sentences[i - 1]))
     if found is None:
         # A quotation going on from the sentence before, with no attribution of its own.
         return _resolved(sentences, i - 1, depth + 1) if depth < 3 and _continues_quote(sentences, i) else None
@@ -103,11 +103,18 @@ def _resolved(sentences: list[str], i: int, depth: int = 0) -> str | None:
     if _ANAPHOR.match(found) or plural:
         return None
     for j in range(i - 1, max(i - 3, -1), -1):  # "Il explique…" after a sentence naming someone
-        names = [m.group(0) for m in _PERSON_NAME.finditer(_outside_quotes(sentences[j]))
-                 if m.group(0).split()[0].lower() not in _NOT_FIRST_NAME]
+        plain = _outside_quotes(sentences[j])
+        names = [m for m in _PERSON_NAME.finditer(plain) if m.start() < 80
+                 and m.group(0).split()[0].lower() not in _NOT_FIRST_NAME
+                 and not _AFTER_PREPOSITION.search(plain[max(0, m.start() - 30):m.start()])]
         if names:
-            return names[0]
+            return names[0].group(0)
     return None
+
+
+# A name after a preposition is not the subject: "loin devant l'ex-filloniste Florence Portelli".
+_AFTER_PREPOSITION = re.compile(r"\b(?:de|du|des|d['’]|à|au|aux|par|avec|contre|pour|devant|derrière|sur|chez|entre|"
+                                r"selon|après|avant)\s+(?:(?:l['’]|le|la|les)\s*)?(?:[\w'’-]+\s+)?$", re.IGNORECASE)
 
 
 def _is_plural(speaker: str) -> bool:
@@ -120,7 +127,13 @@ def _continues_quote(sentences: list[str], i: int) -> bool:
     sentence that quoted someone, goes on with that person's words."""
     if i == 0 or not any(q in sentences[i - 1] for q in _QUOTES):
         return False
-    return sentences[i].lstrip()[:1] in _QUOTES or _quote_open(sentences[i - 1])
+    text = sentences[i].strip()
+    if _quote_open(sentences[i - 1]):
+        return True
+    if text[:1] not in _QUOTES:
+        return False
+    closing = min((p for p in (text.find(q, 1) for q in _QUOTES) if p > 0), default=-1)
+    return closing < 0 or len(text) - closing <= 3  # all of it a quotation, not a quoted heading then news
 
 
 def _quote_open(sentence: str) -> bool:
@@ -129,9 +142,9 @@ def _quote_open(sentence: str) -> bool:
     return opens > closes or sentence.count('"') % 2 == 1
 
 
-def _outside_quotes(sentence: str) -> str:
-    """The sentence with quoted words blanked (same length)."""
-    out, inside = [], False
+def _outside_quotes(sentence: str, inside: bool = False) -> str:
+    """The sentence with quoted words blanked (same length); `inside`: it opens within a quote."""
+    out = []
     for ch in sentence:
         if ch in "«“":
             inside = True
@@ -143,13 +156,23 @@ def _outside_quotes(sentence: str) -> str:
     return "".join(out)
 
 
-def sentence_speaker(sentence: str) -> str | None:
-    """The speaker one sentence names, as written (a pronoun "il" stays a pronoun), or None."""
-    plain = _outside_quotes(sentence)
+def sentence_speaker(sentence: str, inside_quote: bool = False) -> str | None:
+    """The speaker one sentence names, as written (a pronoun "il" stays a pronoun), or None.
+    `inside_quote`: the sentence opens within a quotation begun before it."""
+    plain = _outside_quotes(sentence, inside_quote)
     if plain.rstrip(" " + _QUOTES).endswith("?"):
         return None  # a question asserts nothing
     folded = fold(plain)
     found: list[tuple[int, str]] = []
+    asked = _AFTER_QUOTE_ASKED.search(plain)
+    if asked:
+        found.append((asked.start(), asked.group(1)))
+    for m in _AFTER_QUOTE.finditer(plain):
+        # Right after a quotation, any verb introduces its speaker: '"…", a répété M. Macron'.
+        who = m.group(1) or _subject_after(plain, m.end())
+        if who and not _NOT_SUBJECT.match(who):
+            found.append((m.start(), who))
+            break
     for m in _VERB.finditer(folded):
         who = _verb_subject(plain, m.start(), m.end())
         if who:
@@ -165,6 +188,13 @@ def sentence_speaker(sentence: str) -> str | None:
     return min(found)[1]
 
 
+# A quotation, a comma, then a verb of any kind before its speaker: '"…", a répété M. Macron',
+# '« … », interroge-t-il'. The verb is unknown, so it must look like one and a subject must follow.
+_AFTER_QUOTE = re.compile(r"[»\"”]\s*,\s*(?:(?:a|avait|ont|avaient)\s+(?:[a-zéèêàâîôûç]+ment\s+)?)?(?:s['’])?"
+                          r"(?!(?:comme|dont|notamment|puisque|lorsque|tandis|alors|selon|entre|contre|avant|"
+                          r"pendant|ensuite|cette|une|elle|quelle|même|encore|toute|autre|note|ville)\b)"
+                          r"[a-zéèêàâîôûç]{3,}(?:é|e|ent|it|ut|is)(?:-t)?(?:-(il|elle|ils|elles|on)\b)?(?=[\s,.])")
+_AFTER_QUOTE_ASKED = re.compile(r"[»\"”]\s*,\s*(?:a|avait)-t-(il|elle|on)\s+[a-zéèêàâîôûç]+(?=[\s,.])")
 _ASKED_PRONOUN = re.compile(r"-t-(il|elle|on)\s+(?:\S+\s+){0,2}$|\b(?:ont|avaient)-(ils|elles)\s+(?:\S+\s+){0,2}$",
                             re.IGNORECASE)
 
@@ -178,27 +208,23 @@ def _verb_subject(s: str, vs: int, ve: int) -> tuple[int, str] | None:
     asked = _ASKED_PRONOUN.search(before)
     if asked:
         return vs, asked.group(1) or asked.group(2)
-    if _PASSIVE.search(before):
-        return None
     aux = _AUX.search(before)
-    if aux and re.search(r"\b(?:été|pas|jamais|plus)\b", aux.group(1), re.IGNORECASE):
+    if _reports_nothing(s, vs, ve, before, aux):
         return None
-    if not aux and s[vs:ve].lower().endswith(("é", "ée", "és", "ées", "dite", "dits", "dites", "emis")):
-        return None  # a participle without its auxiliary qualifies a noun: "les mesures annoncées"
-    if aux and re.search(r"(?:\bse|s['’])(?:\s+(?:sont|est|était|étaient))?\s*$", aux.group(0).split()[0] + " ") \
-            and not re.match(r"(?:dit|dite|dits|dites|disent|declar|affirm)", fold(s[vs:ve])):
-        return None  # "une tâche qui s'annonce délicate": a reflexive verb that reports nothing
-    if _OPENING_SUBORDINATE.match(before) and "," not in re.sub(r"\([^)]*\)", "", before):
-        return None  # "Alors que le gouvernement plaide…, ces médecins déplorent…": the main clause speaks
     head = before[:aux.start()] if aux else before
     if aux:
         head = _OBJECT_PRONOUNS.sub("", head)
     elif _DETERMINER_BEFORE.search(head) and not _AS_SAYS.search(head):
         return None  # "l'annonce", "la demande": a noun, not a verb
+    else:
+        head = re.sub(r"\s+(?:vous|nous|lui|leur|me|te)\s*$", " ", head, flags=re.IGNORECASE)
+    opens_clause = not head.strip() or head.rstrip()[-1] in ",«»\"“”"
+    if fold(s[vs:ve]).startswith(_WEAK) and not opens_clause and not _CLAUSE_AFTER.match(s[ve:]):
+        return None  # "la Cour a confirmé le verdict": an act, not words reported
     participle = fold(s[vs:ve]).endswith("ant")
     if participle and not head.rstrip().endswith(","):
         return None
-    if not head.strip() or head.rstrip()[-1] in ",«»\"“”" or _AS_SAYS.search(head):
+    if not participle and (opens_clause or _AS_SAYS.search(head)):
         after = _subject_after(s, ve)
         if after:
             return vs, after
@@ -206,6 +232,26 @@ def _verb_subject(s: str, vs: int, ve: int) -> tuple[int, str] | None:
     return (max(s.rfind(who, 0, vs), 0), who) if who else None
 
 
+def _reports_nothing(s: str, vs: int, ve: int, before: str, aux: re.Match[str] | None) -> bool:
+    """A passive, a negation, a participle qualifying a noun, a reflexive such as "s'annonce",
+    or a verb inside an opening subordinate clause."""
+    if _PASSIVE.search(before):
+        return True
+    if aux and re.search(r"\b(?:été|pas|jamais|plus)\b", aux.group(1), re.IGNORECASE):
+        return True
+    if not aux and s[vs:ve].lower().endswith(("é", "ée", "és", "ées", "dite", "dits", "dites", "emis")):
+        return True  # "les mesures annoncées"
+    if aux and re.search(r"(?:\bse|s['’])(?:\s+(?:sont|est|était|étaient))?\s*$", aux.group(0).split()[0] + " ") \
+            and not re.match(r"(?:dit|dite|dits|dites|disent|declar|affirm)", fold(s[vs:ve])):
+        return True  # "une tâche qui s'annonce délicate"
+    # "Alors que le gouvernement plaide…, ces médecins déplorent…": the main clause speaks.
+    return bool(_OPENING_SUBORDINATE.match(before) and "," not in re.sub(r"\([^)]*\)", "", before))
+
+
+_CLAUSE_AFTER = re.compile(r"\s*(?:[,:«»\"“”]|(?:à|a) [^,]{0,40}?(?:que|qu['’])|que|qu['’])")
+# Verbs that also name acts: they report words only with a clause or a quotation after them.
+_WEAK = ("confirm", "rappel", "revel", "signal", "salu", "condamn", "critiqu", "consider", "observ", "not", "menac",
+         "minimis", "reconn")
 _OBJECT_PRONOUNS = re.compile(r"(?:\s+(?:leur|lui|me|te|nous|vous|les|le|la|y|en|ne)|\s*\b(?:l|n|m|t)['’])+\s*$",
                               re.IGNORECASE)
 # "comme le rapporte Le Parisien", "ainsi que l'a précisé le maire": the subject follows the verb.
@@ -260,6 +306,8 @@ def _subject_before(head: str) -> str | None:
             return None  # "Alors qu'il a promis…", "dont il dénonce…": not what the sentence asserts
         if _PRONOUN.match(piece):
             return piece
+        if re.match(r"(?:je|j['’]|nous|tu|vous)\b", piece, re.IGNORECASE):
+            return None  # first person: words inside a quotation
         if _NOT_SUBJECT.match(piece) or not (_DETERMINER.match(piece) or _CAPITAL.match(piece)):
             k -= 1  # an incidental clause or an apposition: "X, mise en garde par…, a jugé"
             continue
@@ -278,7 +326,7 @@ _FINITE = re.compile(r"\b(?:a|ont|est|sont|était|avait|s['’]est|ne|n['’]\w+
 
 _SOURCE_OF = re.compile(r"^(?:les|des|une|l['’]|la|le|de|ces)\s+(?:(?:dernières?|premières?|nouvelles?)\s+)?"
                         r"(?:informations?|images|propos|données|chiffres|déclarations|révélations)\s+"
-                        r"(?:de|du|des|d['’])\s*", re.IGNORECASE)
+                        r"(?:(?:révélée?s?|publiée?s?|diffusée?s?|rapportée?s?)\s+par|de|du|des|d['’])\s*", re.IGNORECASE)
 _NO_SOURCE = re.compile(r"^(?:lequel|laquelle|lesquels|lesquelles|qui|que|quoi|moi|nous|nos|notre|les cas|"
                         r"(?:des|les) (?:estimations|chiffres|données|informations|sources))\b", re.IGNORECASE)
 
@@ -289,6 +337,8 @@ def _selon_subject(s: str, ms: int, me: int) -> str | None:
     stripped = _SOURCE_OF.sub("", rest)
     if _NO_SOURCE.match(stripped) and not re.match(r"(?:des|les) sources \w+", stripped, re.IGNORECASE):
         return None
+    if stripped != rest and _CAPITAL.match(stripped):
+        rest = stripped  # "une information révélée par Paris Match" -> "Paris Match"
     end = _NP_END.search(rest)
     np = (rest[:end.start()] if end else rest).strip()
     name_then_more = re.match(r"([A-ZÀ-Ý][\w'’-]+(?:\s+[A-ZÀ-Ý][\w'’-]+)*)\s+(?:la|le|les|l['’]|un|une|des|que|qu['’])",
@@ -314,9 +364,11 @@ _LINK = {"de", "du", "des", "d'", "d’", "la", "l'", "l’", "le", "les", "au",
 def _tidy(np: str) -> str | None:
     """The speaker as written, a person's name rather than the title before it ("le président
     ukrainien Volodymyr Zelensky" -> "Volodymyr Zelensky"); a body keeps its whole name."""
-    np = np.strip().rstrip(".,;:")
+    np = np.strip().rstrip(",;:")
+    np = np if re.search(r"\b(?:M|MM|Dr|Pr)\.$", np) else np.rstrip(".")
     words = np.split()
-    if not words or len(words) > 14:
+    if not words or len(words) > 14 or re.fullmatch(r"(?:M|MM|Mme|Mlle|Dr|Pr|Me)\.?", np) \
+            or (len(words) == 1 and _DETERMINER.fullmatch(np)):
         return None
     run = len(words)
     while run > 0 and _CAPITAL.match(words[run - 1]):
@@ -330,10 +382,11 @@ def _tidy(np: str) -> str | None:
 
 
 def expand_name(name: str, before: str) -> str:
-    """A bare surname ("Peskov", "M. Peskov") as the fuller name the dispatch wrote earlier."""
+    """A bare surname ("Peskov", "M. Peskov") as the fuller name the dispatch wrote earlier; a bare
+    title ("la ministre", "le président russe") as the name the dispatch gave it earlier."""
     bare = re.sub(r"^(?:M\.|Mme|Mlle|MM\.)\s*", "", name)
     if not re.fullmatch(r"[A-ZÀ-Ý][\w'’-]+", bare):
-        return name
+        return _titled_name(name, before) or name
     for m in re.finditer(r"((?:[A-ZÀ-Ý][\w'’-]+\s+){1,2})" + re.escape(bare) + r"\b", before):
         first = m.group(1).split()
         while first and first[0].lower() in _NOT_FIRST_NAME:
@@ -341,3 +394,14 @@ def expand_name(name: str, before: str) -> str:
         if first:
             return " ".join([*first, bare])
     return name
+
+
+def _titled_name(title: str, before: str) -> str | None:
+    words = title.split()
+    if not (1 < len(words) <= 3 and words[0].lower() in ("le", "la", "l'", "l’")) or _CAPITAL.match(words[-1]):
+        return None
+    pattern = (r"\b(?i:" + re.escape(words[0]) + r")\s+" + r"\s+".join(re.escape(w) for w in words[1:])
+               + r"\b[^,.;:«»\"]{0,40}?\s(" + _PERSON_NAME.pattern + ")")
+    found = [m.group(1) for m in re.finditer(pattern, before)
+             if _CAPITAL.match(m.group(1)) and m.group(1).split()[0].lower() not in _NOT_FIRST_NAME]
+    return found[-1] if found else None
