@@ -73,11 +73,19 @@ def fold(text: str) -> str:
     return "".join((fold_accents(ch) or ch)[0] for ch in text.lower())
 
 
+_LOOK_BACK = 1500  # characters before a quote where its speaker may be named
+
+
 def quote_speaker(text: str, start: int, end: int) -> str | None:
     """Who the quote `text[start:end]` reports, or None when the dispatch speaks in its own voice."""
-    spans = [s for s in split_sentences(text) if s.kind == "sentence"]
+    # Only the lines around the quote: what pronouns point back to is a few sentences away.
+    line_end = min((i for i in (text.find(c, end) for c in "\n\r") if i >= 0), default=len(text))
+    region = text.rfind("\n", 0, max(0, start - _LOOK_BACK)) + 1
+    spans = [s for s in split_sentences(text[:line_end], region) if s.kind == "sentence"]
     inside = [i for i, s in enumerate(spans) if s.end > start and s.start < end]
-    sentences = [text[s.start:s.end] for s in spans]
+    # A quote may open inside a line's first span (a dateline or header before the body).
+    sentences = [text[max(s.start, start) if i == inside[0] else s.start:s.end] for i, s in enumerate(spans)] \
+        if inside else []
     for i in inside:
         found = _resolved(sentences, i)
         if found:
@@ -224,6 +232,9 @@ def _verb_subject(s: str, vs: int, ve: int) -> tuple[int, str] | None:
     participle = fold(s[vs:ve]).endswith("ant")
     if participle and not head.rstrip().endswith(","):
         return None
+    after_quote = head.rstrip(" ,")[-1:] in _QUOTES
+    if fold(s[vs:ve]).startswith(_OBJECT_FIRST) and not after_quote:
+        opens_clause = False  # "le président, qui…, avait appelé les combattants à…": an object follows
     if not participle and (opens_clause or _AS_SAYS.search(head)):
         after = _subject_after(s, ve)
         if after:
@@ -252,6 +263,10 @@ _CLAUSE_AFTER = re.compile(r"\s*(?:[,:«»\"“”]|(?:à|a) [^,]{0,40}?(?:que|q
 # Verbs that also name acts: they report words only with a clause or a quotation after them.
 _WEAK = ("confirm", "rappel", "revel", "signal", "salu", "condamn", "critiqu", "consider", "observ", "not", "menac",
          "minimis", "reconn")
+# Verbs whose object, a person or a thing, follows them: the subject comes first unless a quotation
+# precedes ("…", a lancé X).
+_OBJECT_FIRST = ("appel", "exhort", "demand", "accus", "menac", "critiqu", "condamn", "salu", "denonc", "qualifi",
+                 "evoqu", "minimis", "revendiqu", "reclam", "exig", "souhait", "plaid", "alert", "avert", "rappel")
 _OBJECT_PRONOUNS = re.compile(r"(?:\s+(?:leur|lui|me|te|nous|vous|les|le|la|y|en|ne)|\s*\b(?:l|n|m|t)['’])+\s*$",
                               re.IGNORECASE)
 # "comme le rapporte Le Parisien", "ainsi que l'a précisé le maire": the subject follows the verb.
@@ -405,3 +420,26 @@ def _titled_name(title: str, before: str) -> str | None:
     found = [m.group(1) for m in re.finditer(pattern, before)
              if _CAPITAL.match(m.group(1)) and m.group(1).split()[0].lower() not in _NOT_FIRST_NAME]
     return found[-1] if found else None
+
+
+UNNAMED = "(unnamed)"  # in a labelled set: someone speaks, but the excerpt does not name them
+_FILLER = {"le", "la", "les", "l", "de", "du", "des", "d", "un", "une", "m", "mme", "et", "au", "aux", "a", "son",
+           "sa", "ses"}
+
+
+def _name_words(name: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z0-9]+", fold_accents(name.lower())) if w not in _FILLER}
+
+
+def same_speaker(found: str, gold: str, also: list[str] | tuple[str, ...] = ()) -> bool:
+    """Whether two names name one speaker: the words of one (articles and "M." aside) are all words
+    of the other ("Peskov" and "Dmitri Peskov"; "l'état-major de l'armée ukrainienne" and "l'armée
+    ukrainienne"), for `gold` or one of its other names `also`."""
+    if gold == UNNAMED:
+        return False
+    mine = _name_words(found)
+    for name in (gold, *also):
+        theirs = _name_words(name)
+        if mine and theirs and (mine <= theirs or theirs <= mine):
+            return True
+    return False

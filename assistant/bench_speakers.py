@@ -13,40 +13,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import time
 from pathlib import Path
 from typing import Any
 
+from assistant.attribution import same_speaker
 from assistant.errors import DispatchQAError
-from index.french import fold_accents
 
 DEFAULT_LABELS = Path(__file__).resolve().parents[1] / "tests" / "data" / "speakers.jsonl"
-UNNAMED = "(unnamed)"
-_FILLER = {"le", "la", "les", "l", "de", "du", "des", "d", "un", "une", "m", "mme", "et", "au", "aux", "a", "son",
-           "sa", "ses"}
-
-
 class LabelsError(DispatchQAError, ValueError):
     """The labelled set cannot be read; the message names the file, the line and the reason."""
-
-
-def _words(name: str) -> set[str]:
-    return {w for w in re.findall(r"[a-z0-9]+", fold_accents(name.lower())) if w not in _FILLER}
-
-
-def same_speaker(found: str, gold: str, also: list[str] | tuple[str, ...] = ()) -> bool:
-    """Whether `found` names the gold speaker: the words of one (articles and "M." aside) are all
-    words of the other ("Peskov" and "Dmitri Peskov"; "l'état-major de l'armée ukrainienne" and
-    "l'armée ukrainienne"), for the gold name or one of its other names."""
-    if gold == UNNAMED:
-        return False
-    mine = _words(found)
-    for name in (gold, *also):
-        theirs = _words(name)
-        if mine and theirs and (mine <= theirs or theirs <= mine):
-            return True
-    return False
 
 
 def read_labels(path: Path) -> list[dict[str, Any]]:
