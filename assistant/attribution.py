@@ -417,8 +417,13 @@ def _titled_name(title: str, before: str) -> str | None:
         return None
     pattern = (r"\b(?i:" + re.escape(words[0]) + r")\s+" + r"\s+".join(re.escape(w) for w in words[1:])
                + r"\b[^,.;:«»\"]{0,40}?\s(" + _PERSON_NAME.pattern + ")")
-    found = [m.group(1) for m in re.finditer(pattern, before)
-             if _CAPITAL.match(m.group(1)) and m.group(1).split()[0].lower() not in _NOT_FIRST_NAME]
+    found = []
+    for m in re.finditer(pattern, before):
+        name = m.group(1).split()
+        if len(name) >= 3 and before[:m.start(1)].split()[-1].lower() in _LINK:
+            name = name[1:]  # "la ministre de la Culture Roselyne Bachelot": "Culture" is the ministry's
+        if name[0].lower() not in _NOT_FIRST_NAME:
+            found.append(" ".join(name))
     return found[-1] if found else None
 
 
