@@ -22,13 +22,13 @@ _MORE_STEMS = ("precis", "ajout", "soulign", "confirm", "rappel", "jug", "denonc
                "accus", "dement", "contest", "refut", "revendiqu", "resum", "comment", "deplor", "justifi",
                "alert", "rapport", "revel", "plaid", "exhort", "menac", "qualifi", "evoqu", "consider",
                "minimis", "salu", "condamn", "critiqu", "fustig", "ironis", "tweet", "twitt", "temoign",
-               "pretend", "clam", "scand", "observ", "signal", "not", "avou", "admett", "poursuiv")
+               "pretend", "clam", "scand", "observ", "incit", "signal", "not", "avou", "admett", "poursuiv")
 _STEMS = tuple(dict.fromkeys(s.rstrip("e") for s in (*SAYING_STEMS, *_MORE_STEMS)
                              if s not in ("dit", "repondu", "prevenu", "averti", "veut", "voulait", "propose", "pose")))
 _ENDINGS = r"(?:e|ent|ee|ees|ait|aient|ant|era|erait|eront)"
 _IRREGULAR = (r"dit|dite|disent|disait|dira|repond|repondu|repondent|repondait|reconnu|reconnait|reconnaissent|"
               r"admis|admet|ecrit|ecrivait|promis|promet|prevenu|previent|averti|avertit|conclu|conclut|souri|"
-              r"sourit|emis|mis en garde|soutenu|soutient|soutenait|nie|nient|niait|reagi|reagit|poursuit|estime|affirme")
+              r"sourit|emis|mis en garde|fait savoir|soutenu|soutient|soutenait|nie|nient|niait|reagi|reagit|poursuit|estime|affirme")
 _VERB = re.compile(r"(?:(?<![\w'’-])|(?<=\b[lnsmt]['’]))(?:(?:" + "|".join(_STEMS) + r")" + _ENDINGS + r"|(?:" + _IRREGULAR + r"))(?![\w'’])")
 
 _AUX = re.compile(r"(?:\b(?:a|ont|avait|avaient|aurait|auraient|aura|avait-il)|-t-(?:il|elle|on)|"
@@ -54,7 +54,7 @@ _NP_END = re.compile(r"\s*(?:[,;:!?()«»\"“”]|(?<!\bM)(?<!\bMM)(?<!\bDr)(?<
 _LEADS = re.compile(r"^(?:mais|et|or|puis|alors|toutefois|cependant|pourtant|enfin|ainsi|c['’]est|"
                     r"c['’]était|quant à|de son côté,?)\s+", re.IGNORECASE)
 _NOT_SUBJECT = re.compile(r"^(?:sans|pour|dans|en|après|avant|lors|selon|depuis|malgré|par|du|de|des|d['’]|"
-                          r"au|aux|à|notamment|si|comme|quand|lorsque|alors|puis|" + _WEEKDAY + r"|ce|cela|"
+                          r"au|aux|à|sur|chez|parmi|vers|contre|outre|face|notamment|si|comme|quand|lorsque|alors|puis|" + _WEEKDAY + r"|ce|cela|"
                           r"ça|tout|tous|rien|il y a|y|ne|n['’]|que|qu['’]|qui|dont|ou|où|[0-9])\b",
                           re.IGNORECASE)
 _DETERMINER = re.compile(r"^(?:le|la|les|l['’]|un|une|des|du|son|sa|ses|leur|leurs|cette|ce|ces|plusieurs|"
@@ -95,7 +95,7 @@ def quote_speaker(text: str, start: int, end: int) -> str | None:
 
 def _resolved(sentences: list[str], i: int, depth: int = 0) -> str | None:
     """The speaker of sentence i, a pronoun or "this source" taken back to the sentences before."""
-    found = sentence_speaker(sentences[i], i > 0 and _quote_open(sentences[i - 1]))
+    found = sentence_speaker(sentences[i], _open_before(sentences, i))
     if found is None:
         # A quotation going on from the sentence before, with no attribution of its own.
         return _resolved(sentences, i - 1, depth + 1) if depth < 3 and _continues_quote(sentences, i) else None
@@ -136,7 +136,7 @@ def _continues_quote(sentences: list[str], i: int) -> bool:
     if i == 0 or not any(q in sentences[i - 1] for q in _QUOTES):
         return False
     text = sentences[i].strip()
-    if _quote_open(sentences[i - 1]):
+    if _open_before(sentences, i):
         return True
     if text[:1] not in _QUOTES:
         return False
@@ -144,10 +144,12 @@ def _continues_quote(sentences: list[str], i: int) -> bool:
     return closing < 0 or len(text) - closing <= 3  # all of it a quotation, not a quoted heading then news
 
 
-def _quote_open(sentence: str) -> bool:
-    opens = sentence.count("«") + sentence.count("“")
-    closes = sentence.count("»") + sentence.count("”")
-    return opens > closes or sentence.count('"') % 2 == 1
+def _open_before(sentences: list[str], i: int) -> bool:
+    """Whether a quotation opened in the few sentences before i is still open where i starts."""
+    before = "".join(sentences[max(0, i - 3):i])
+    opens = before.count("«") + before.count("“")
+    closes = before.count("»") + before.count("”")
+    return opens > closes or before.count('"') % 2 == 1
 
 
 def _outside_quotes(sentence: str, inside: bool = False) -> str:
@@ -202,7 +204,7 @@ _AFTER_QUOTE = re.compile(r"[»\"”]\s*,\s*(?:(?:a|avait|ont|avaient)\s+(?:[a-z
                           r"(?!(?:comme|dont|notamment|puisque|lorsque|tandis|alors|selon|entre|contre|avant|"
                           r"pendant|ensuite|cette|une|elle|quelle|même|encore|toute|autre|note|ville)\b)"
                           r"[a-zéèêàâîôûç]{3,}(?:é|e|ent|it|ut|is)(?:-t)?(?:-(il|elle|ils|elles|on)\b)?(?=[\s,.])")
-_AFTER_QUOTE_ASKED = re.compile(r"[»\"”]\s*,\s*(?:a|avait)-t-(il|elle|on)\s+[a-zéèêàâîôûç]+(?=[\s,.])")
+_AFTER_QUOTE_ASKED = re.compile(r"[»\"”]\s*,?\s*(?:a|avait)-t-(il|elle|on)\s+[a-zéèêàâîôûç]+(?=[\s,.])")
 _ASKED_PRONOUN = re.compile(r"-t-(il|elle|on)\s+(?:\S+\s+){0,2}$|\b(?:ont|avaient)-(ils|elles)\s+(?:\S+\s+){0,2}$",
                             re.IGNORECASE)
 
@@ -266,7 +268,7 @@ _WEAK = ("confirm", "rappel", "revel", "signal", "salu", "condamn", "critiqu", "
 # Verbs whose object, a person or a thing, follows them: the subject comes first unless a quotation
 # precedes ("…", a lancé X).
 _OBJECT_FIRST = ("appel", "exhort", "demand", "accus", "menac", "critiqu", "condamn", "salu", "denonc", "qualifi",
-                 "evoqu", "minimis", "revendiqu", "reclam", "exig", "souhait", "plaid", "alert", "avert", "rappel")
+                 "evoqu", "minimis", "revendiqu", "reclam", "exig", "souhait", "plaid", "alert", "avert", "rappel", "incit")
 _OBJECT_PRONOUNS = re.compile(r"(?:\s+(?:leur|lui|me|te|nous|vous|les|le|la|y|en|ne)|\s*\b(?:l|n|m|t)['’])+\s*$",
                               re.IGNORECASE)
 # "comme le rapporte Le Parisien", "ainsi que l'a précisé le maire": the subject follows the verb.
@@ -303,7 +305,7 @@ _CLAUSE_CUT = re.compile(r".*(?:\bque\s|\bqu['’]|\bmais\s|\bcar\s|\bselon\s|\b
 def _subject_before(head: str) -> str | None:
     """The subject that ends `head` (the text before the verb and its auxiliary), skipping an
     apposition or an incidental clause between commas ("Le président russe, sans s'opposer…, a")."""
-    pieces = re.split(r"[,;:«»\"“”()]", head)
+    pieces = re.split(r"[,;:«»\"“”]", re.sub(r"\([^)]*\)", lambda m: " " * len(m.group(0)), head))
     k = len(pieces) - 1
     for _ in range(5):
         if k < 0:
@@ -312,6 +314,10 @@ def _subject_before(head: str) -> str | None:
         piece = _LEADS.sub("", piece).strip()
         piece = re.sub(r"\s+(?:lui-même|elle-même|lui|elle|eux|aussi|également|notamment|ne|n['’])$", "", piece,
                        flags=re.IGNORECASE)
+        if piece.lower() == "qui" and k > 0:
+            name = re.search(r"(" + _PERSON_NAME.pattern + r")\s*$", pieces[k - 1])
+            if name:
+                return name.group(1)  # "retweetée par Marine Le Pen, qui a dénoncé…"
         if piece.lower() == "qui" or not piece:
             k -= 1
             continue
@@ -336,7 +342,8 @@ _OPENING_SUBORDINATE = re.compile(r"\s*(?:alors|bien|tandis|après|avant|dès|pa
                                   r"quoiqu)['’]|\s*(?:si|quand|comme)\s", re.IGNORECASE)
 _SUBORDINATE = re.compile(r"(?:\b(?:alors|bien|tandis|après|avant|pendant|dès|parce|pour|sans|afin|depuis)\s+qu['’e]"
                           r"|\b(?:lorsqu|puisqu|quoiqu)['’]|^\s*(?:si|quand)\b)[^,]*$", re.IGNORECASE)
-_FINITE = re.compile(r"\b(?:a|ont|est|sont|était|avait|s['’]est|ne|n['’]\w+|se)\b", re.IGNORECASE)
+_FINITE = re.compile(r"\b(?:a|ont|est|sont|était|avait|s['’]est|ne|n['’]\w+|se|sera|fut|peut|doit|va|vont|fait|"
+                     r"font|\w+aient|\w+ait|\w+ront|\w+rait)\b", re.IGNORECASE)
 
 
 _SOURCE_OF = re.compile(r"^(?:les|des|une|l['’]|la|le|de|ces)\s+(?:(?:dernières?|premières?|nouvelles?)\s+)?"
@@ -416,11 +423,13 @@ def _titled_name(title: str, before: str) -> str | None:
     if not (1 < len(words) <= 3 and words[0].lower() in ("le", "la", "l'", "l’")) or _CAPITAL.match(words[-1]):
         return None
     pattern = (r"\b(?i:" + re.escape(words[0]) + r")\s+" + r"\s+".join(re.escape(w) for w in words[1:])
-               + r"\b[^,.;:«»\"]{0,40}?\s(" + _PERSON_NAME.pattern + ")")
+               + r"\b((?:\s+[\w'’-]+){0,4}?)\s+(" + _PERSON_NAME.pattern + ")")
     found = []
     for m in re.finditer(pattern, before):
-        name = m.group(1).split()
-        if len(name) >= 3 and before[:m.start(1)].split()[-1].lower() in _LINK:
+        if _FINITE.search(m.group(1)):
+            continue  # "le journaliste a répondu à Jean-Luc Mélenchon": not his name
+        name = m.group(2).split()
+        if len(name) >= 3 and before[:m.start(2)].split()[-1].lower() in _LINK:
             name = name[1:]  # "la ministre de la Culture Roselyne Bachelot": "Culture" is the ministry's
         if name[0].lower() not in _NOT_FIRST_NAME:
             found.append(" ".join(name))

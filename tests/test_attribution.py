@@ -99,12 +99,13 @@ def test_same_speaker_matches_names_not_roles():
     assert not same_speaker("Donald Trump", "(unnamed)")
 
 
-@pytest.mark.parametrize("labels,floor", [("speakers.jsonl", 0.90), ("speakers_heldout.jsonl", 0.90)])
-def test_precision_on_the_labelled_sets_stays_above_the_floor(labels, floor):
+@pytest.mark.parametrize("labels,coverage", [("speakers.jsonl", 0.75), ("speakers_heldout.jsonl", 0.70),
+                                             ("speakers_blind.jsonl", 0.65)])
+def test_precision_on_the_labelled_sets_stays_above_the_floor(labels, coverage):
     report = score(read_labels(DATA / labels))
-    assert report["sentences"] >= 60
-    assert report["precision"] >= floor, report["errors"]
-    assert report["coverage"] >= 0.70, report["errors"]
+    assert report["sentences"] >= 50
+    assert report["precision"] >= 0.90, report["errors"]
+    assert report["coverage"] >= coverage, report["errors"]
 
 
 def test_the_labelled_set_is_large_and_balanced():
