@@ -219,8 +219,8 @@ def compose(question: str, passages: list[Passage], docs: dict[str, DocumentReco
 
 
 def _claim(cand: Candidate) -> Claim:
-    return Claim(_quote(cand), quote_speaker(cand.doc.text, cand.start, cand.end), cand.doc.doc_id, cand.start,
-                 cand.end)
+    return Claim(_quote(cand), None, cand.doc.doc_id, cand.start, cand.end,
+                 find_speaker=lambda: quote_speaker(cand.doc.text, cand.start, cand.end))
 
 
 def _with_similarity(candidates: list[Candidate], similarity: Similarity, best: int | None) -> list[Candidate]:

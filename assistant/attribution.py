@@ -10,6 +10,7 @@ dispatch wrote it earlier. Pure: text in, string out (tests/test_attribution.py)
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from assistant.speech import SAYING_STEMS
 from index.chunking import split_sentences
@@ -89,7 +90,7 @@ def quote_speaker(text: str, start: int, end: int) -> str | None:
     for i in inside:
         found = _resolved(sentences, i)
         if found:
-            return expand_name(found, text[:spans[i].end])
+            return expand_name(found, text[max(0, spans[i].start - _LOOK_BACK):spans[i].end])
     return None
 
 
@@ -166,6 +167,7 @@ def _outside_quotes(sentence: str, inside: bool = False) -> str:
     return "".join(out)
 
 
+@lru_cache(maxsize=4096)
 def sentence_speaker(sentence: str, inside_quote: bool = False) -> str | None:
     """The speaker one sentence names, as written (a pronoun "il" stays a pronoun), or None.
     `inside_quote`: the sentence opens within a quotation begun before it."""

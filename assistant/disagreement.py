@@ -10,22 +10,30 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TypeVar
 
 from assistant.attribution import same_speaker
 from index.french import analyze, fold_accents
 
 
-@dataclass(frozen=True)
+@dataclass
 class Claim:
     """A sentence that may answer, and who says it (None: the dispatch in its own voice); where it
-    lies (document, offsets) so that overlapping sentences are not set against each other."""
+    lies (document, offsets) so that overlapping sentences are not set against each other.
+    `find_speaker`, when given, names the speaker only when a conflict asks for it (it costs)."""
     text: str
-    speaker: str | None
+    speaker: str | None = None
     doc_id: str = ""
     start: int = 0
     end: int = 0
+    find_speaker: Callable[[], str | None] | None = field(default=None, repr=False)
+
+    def who(self) -> str | None:
+        if self.find_speaker is not None:
+            self.speaker, self.find_speaker = self.find_speaker(), None
+        return self.speaker
 
 
 # Words that deny what follows them within a few words ("pas de menace d'encerclement").
@@ -40,25 +48,32 @@ _NUMBER_WORDS = {"deux": 2, "trois": 3, "quatre": 4, "cinq": 5, "six": 6, "sept"
 _FIGURE = re.compile(r"\b(\d+(?:[.,]\d+)?|" + "|".join(_NUMBER_WORDS) + r")\s+(?:de\s+|d')?([a-z]{3,})")
 
 
-def _tokens(text: str) -> list[tuple[str, bool]]:
-    """(folded word, written in lower case) for each word of the text."""
-    return [(fold_accents(m.group(0).lower()), m.group(0)[:1].islower()) for m in re.finditer(r"\w+", text)]
+@lru_cache(maxsize=4096)
+def _tokens(text: str) -> tuple[tuple[str, bool, str | None], ...]:
+    """(folded word, written in lower case, stem) for each word of the text."""
+    out = []
+    for m in re.finditer(r"\w+", text):
+        word = fold_accents(m.group(0).lower())
+        stems = analyze(word)
+        out.append((word, m.group(0)[:1].islower(), stems[0] if stems else None))
+    return tuple(out)
 
 
 def _stance(text: str, term: str) -> bool | None:
     """True when the text says `term` (a stem), False when it denies it, None when it does not use it
     as a common word (a name such as "Koursk" is the place of the claim, not the claim)."""
     tokens = _tokens(text)
-    hits = [i for i, (word, lower) in enumerate(tokens) if lower and analyze(word)[:1] == [term]]
+    hits = [i for i, (_, lower, stem) in enumerate(tokens) if lower and stem == term]
     if not hits:
         return None
     if _DENIALS.search(fold_accents(text.lower())):
         return False
     # Said when used once without a negation just before it ("complètement encerclés", even if
     # "sans préciser le lieu de cet encerclement" follows).
-    return any(not any(word in _NEGATIONS for word, _ in tokens[max(0, i - _NEGATION_WINDOW):i]) for i in hits)
+    return any(not any(t[0] in _NEGATIONS for t in tokens[max(0, i - _NEGATION_WINDOW):i]) for i in hits)
 
 
+@lru_cache(maxsize=4096)
 def _figures(text: str) -> dict[str, set[float]]:
     """Stem of the counted noun -> the values the text gives it ("cinq régions" -> {"region": {5}})."""
     out: dict[str, set[float]] = {}
@@ -100,9 +115,9 @@ def sides(question_terms: list[str], claims: list[Claim], chosen: int) -> tuple[
     for i in range(min(chosen, len(claims))):
         a = claims[i]
         for j, b in enumerate(claims):
-            if j == i or _same_speaker(a.speaker, b.speaker) or (a.speaker is None and b.speaker is None):
+            kind = None if j == i else conflict(a.text, b.text, terms)
+            if not kind or _same_speaker(a.who(), b.who()) or (a.who() is None and b.who() is None):
                 continue
-            kind = conflict(a.text, b.text, terms)
             if kind == "denied":  # what is said first, then its denial
                 return j, i, "denial"
             if kind:
