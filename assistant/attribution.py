@@ -88,25 +88,35 @@ def quote_speaker(text: str, start: int, end: int) -> str | None:
     sentences = [text[max(s.start, start) if i == inside[0] else s.start:s.end] for i, s in enumerate(spans)] \
         if inside else []
     for i in inside:
-        found = _resolved(sentences, i)
+        found = _resolved(sentences, i, _paragraphs(text, spans))
         if found:
-            return expand_name(found, text[max(0, spans[i].start - _LOOK_BACK):spans[i].end])
+            return expand_name(found, text[:spans[i].end])
     return None
 
 
-def _resolved(sentences: list[str], i: int, depth: int = 0) -> str | None:
+def _paragraphs(text: str, spans: list) -> list[int]:
+    """For each sentence, the number of the paragraph (line) it stands in."""
+    out, n = [], 0
+    for k, span in enumerate(spans):
+        n += k > 0 and "\n" in text[spans[k - 1].end:span.start]
+        out.append(n)
+    return out
+
+
+def _resolved(sentences: list[str], i: int, para: list[int], depth: int = 0) -> str | None:
     """The speaker of sentence i, a pronoun or "this source" taken back to the sentences before."""
-    found = sentence_speaker(sentences[i], _open_before(sentences, i))
+    found = sentence_speaker(sentences[i], _open_before(sentences, i, para))
     if found is None:
         # A quotation going on from the sentence before, with no attribution of its own.
-        return _resolved(sentences, i - 1, depth + 1) if depth < 3 and _continues_quote(sentences, i) else None
+        return _resolved(sentences, i - 1, para, depth + 1) if depth < 3 and _continues_quote(sentences, i, para) \
+            else None
     if not (_PRONOUN.match(found) or _ANAPHOR.match(found)):
         return found
     plural = found.lower() in ("ils", "elles", "eux", "ces derniers", "ces dernières")
     for j in range(i - 1, max(i - 3, -1), -1):
         if depth >= 3:
             break
-        before = _resolved(sentences, j, depth + 1)
+        before = _resolved(sentences, j, para, depth + 1)
         if before is not None:
             return before if _is_plural(before) == plural else None
     if _ANAPHOR.match(found) or plural:
@@ -131,13 +141,13 @@ def _is_plural(speaker: str) -> bool:
                 or " et " in speaker)
 
 
-def _continues_quote(sentences: list[str], i: int) -> bool:
+def _continues_quote(sentences: list[str], i: int, para: list[int]) -> bool:
     """A sentence that opens on a quotation mark, or closes a quote left open, right after a
     sentence that quoted someone, goes on with that person's words."""
     if i == 0 or not any(q in sentences[i - 1] for q in _QUOTES):
         return False
     text = sentences[i].strip()
-    if _open_before(sentences, i):
+    if _open_before(sentences, i, para):
         return True
     if text[:1] not in _QUOTES:
         return False
@@ -145,9 +155,10 @@ def _continues_quote(sentences: list[str], i: int) -> bool:
     return closing < 0 or len(text) - closing <= 3  # all of it a quotation, not a quoted heading then news
 
 
-def _open_before(sentences: list[str], i: int) -> bool:
-    """Whether a quotation opened in the few sentences before i is still open where i starts."""
-    before = "".join(sentences[max(0, i - 3):i])
+def _open_before(sentences: list[str], i: int, para: list[int]) -> bool:
+    """Whether a quotation opened in the few sentences before i, in its paragraph, is still open
+    where i starts (agencies do not always close a quotation at the end of a paragraph)."""
+    before = "".join(sentences[k] for k in range(max(0, i - 3), i) if para[k] == para[i])
     opens = before.count("«") + before.count("“")
     closes = before.count("»") + before.count("”")
     return opens > closes or before.count('"') % 2 == 1
