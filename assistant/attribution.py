@@ -13,7 +13,7 @@ import re
 from functools import lru_cache
 
 from assistant.speech import SAYING_STEMS
-from index.chunking import split_sentences
+from index.chunking import Span, split_sentences
 from index.french import fold_accents
 
 # Stems (accents folded, lower case) of verbs that report words or a claim, beyond speech.py's
@@ -87,14 +87,15 @@ def quote_speaker(text: str, start: int, end: int) -> str | None:
     # A quote may open inside a line's first span (a dateline or header before the body).
     sentences = [text[max(s.start, start) if i == inside[0] else s.start:s.end] for i, s in enumerate(spans)] \
         if inside else []
+    para = _paragraphs(text, spans)
     for i in inside:
-        found = _resolved(sentences, i, _paragraphs(text, spans))
+        found = _resolved(sentences, i, para)
         if found:
             return expand_name(found, text[:spans[i].end])
     return None
 
 
-def _paragraphs(text: str, spans: list) -> list[int]:
+def _paragraphs(text: str, spans: list[Span]) -> list[int]:
     """For each sentence, the number of the paragraph (line) it stands in."""
     out, n = [], 0
     for k, span in enumerate(spans):
