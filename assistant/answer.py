@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from assistant.antecedent import lead_sentence, quote_start
+from assistant.attribution import quote_speaker
+from assistant.disagreement import Claim, compose_text, disagreeing_sides
 from assistant.highlight import highlight_span
 from assistant.language import question_language
 from assistant.retrieval import Passage
@@ -40,6 +42,8 @@ class Citation:
     score: float
     # Document offsets, inside start..end, of the few words that answer (assistant/highlight.py).
     highlight: dict[str, int] | None = None
+    # Who the quote reports ("Dmitri Peskov", "le Kremlin"); None: the dispatch's own voice (assistant/attribution.py).
+    speaker: str | None = None
 
 
 @dataclass
@@ -68,11 +72,14 @@ class Answer:
     follow_up_of: str | None = None
     # What decided answering vs abstaining (lexical coverage, best cosine above background); not in the JSON.
     evidence: tuple[float, float] = (0.0, 0.0)
+    # Sources that disagree: each side's speaker and markers (assistant/disagreement.py); None when they agree.
+    disagreement: list[dict[str, Any]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         order = ["schema_version", "question", "answer", "abstained", "citations", "related", "timings_ms",
-                 "mode", "fallback", "fallback_reason", "sentences", "language", "retrieved_doc_ids", "follow_up_of"]
+                 "mode", "fallback", "fallback_reason", "sentences", "language", "retrieved_doc_ids", "follow_up_of",
+                 "disagreement"]
         return {k: data[k] for k in order}
 
 
@@ -186,6 +193,9 @@ def compose(question: str, passages: list[Passage], docs: dict[str, DocumentReco
     chosen = _choose(candidates, params.max_sentences)
     if params.second_needs_support:
         chosen = _supporting(chosen, question, q_terms, term_weights)
+    disagreeing = disagreeing_sides(q_terms, language, chosen, sorted(candidates, key=lambda c: -c.score), _claim)
+    if disagreeing:
+        chosen = list(disagreeing[:2])
     citations: list[Citation] = []
     parts: list[str] = []
     sentences: list[AnswerSentence] = []
@@ -199,9 +209,18 @@ def compose(question: str, passages: list[Passage], docs: dict[str, DocumentReco
         quote = cand.doc.text[cand.start:cand.end]
         parts.append(f"{_one_line(quote)} [{marker}]")
         sentences.append(AnswerSentence(text=_one_line(quote), markers=[marker], supported=True))
+    disagreement = None
+    if disagreeing:
+        parts = [compose_text(language, disagreeing[2], *[(c.speaker, s.text, c.marker) for c, s in zip(citations, sentences)])]
+        disagreement = [{"speaker": c.speaker, "markers": [c.marker]} for c in citations]
     return Answer(question=question, answer=" ".join(parts), abstained=False, citations=citations,
                   related=[], sentences=sentences, language=language, retrieved_doc_ids=retrieved,
-                  evidence=evidence)
+                  evidence=evidence, disagreement=disagreement)
+
+
+def _claim(cand: Candidate) -> Claim:
+    return Claim(_quote(cand), None, cand.doc.doc_id, cand.start, cand.end,
+                 find_speaker=lambda: quote_speaker(cand.doc.text, cand.start, cand.end))
 
 
 def _with_similarity(candidates: list[Candidate], similarity: Similarity, best: int | None) -> list[Candidate]:
@@ -464,7 +483,8 @@ def _citation(marker: int | None, cand: Candidate) -> Citation:
     doc = cand.doc
     return Citation(marker=marker, doc_id=doc.doc_id, source_path=doc.source_path, title=doc.title,
                     date=doc.date, source=doc.source, quote=doc.text[cand.start:cand.end], start=cand.start,
-                    end=cand.end, score=round(float(cand.score), 4))
+                    end=cand.end, score=round(float(cand.score), 4),
+                    speaker=quote_speaker(doc.text, cand.start, cand.end))
 
 
 def _one_line(text: str) -> str:

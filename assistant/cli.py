@@ -215,19 +215,21 @@ def render_answer(answer: Any, bold: bool = False) -> str:
     if answer.citations:
         lines.append("Sources:")
         for c in answer.citations:
-            lines += _source_lines(f"[{c.marker}]", c, bold)
+            lines += _source_lines(f"[{c.marker}]", c, bold, en)
     if answer.related:
         lines.append("Related passages (not citations):" if answer.language == "en"
                      else "Passages liés (pas des citations) :")
         for c in answer.related:
-            lines += _source_lines("-", c)
+            lines += _source_lines("-", c, en=en)
     return "\n".join(lines).rstrip()
 
 
-def _source_lines(head: str, c: Any, bold: bool = False) -> list[str]:
+def _source_lines(head: str, c: Any, bold: bool = False, en: bool = False) -> list[str]:
     from assistant.highlight import quote_parts
 
     meta = " — ".join(x for x in (c.title or c.doc_id, c.date or "undated", c.source or "agency not stated") if x)
+    if getattr(c, "speaker", None):
+        meta += (" — according to " if en else " — selon ") + c.speaker
     before, mid, after = quote_parts(c.quote, c.start, getattr(c, "highlight", None))
     quote = before + (f"\033[1m{mid}\033[0m" if bold and mid else mid) + after
     return [f"{head} {meta}", f"    {c.source_path} [{c.start}:{c.end}]", f"    « {quote} »"]

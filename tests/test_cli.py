@@ -32,13 +32,14 @@ from index.embedding import Embedder
 pytestmark = pytest.mark.slow  # the real model and Chroma
 
 ANSWER_KEYS = ["schema_version", "question", "answer", "abstained", "citations", "related", "timings_ms", "mode",
-               "fallback", "fallback_reason", "sentences", "language", "retrieved_doc_ids", "follow_up_of"]
+               "fallback", "fallback_reason", "sentences", "language", "retrieved_doc_ids", "follow_up_of",
+               "disagreement"]
 DEFAULT_IDENTITY = Embedder(Settings().embedding_model, Settings().embedding_backend,
                             Settings().embedding_batch_size, Settings().embedding_threads).identity
 DEFAULT_BACKEND = DEFAULT_IDENTITY.rsplit("|", 1)[1]  # `auto` resolved for the default model
 OTHER_BACKEND = "torch" if DEFAULT_BACKEND != "torch" else "int8"
 CITATION_KEYS = {"marker", "doc_id", "source_path", "title", "date", "source", "quote", "start", "end", "score",
-                 "highlight"}
+                 "highlight", "speaker"}
 
 
 def check_answer_contract(answer: dict, texts: dict[str, str]) -> None:
@@ -55,7 +56,13 @@ def check_answer_contract(answer: dict, texts: dict[str, str]) -> None:
         assert c["quote"].strip()
         if c["highlight"] is not None:
             assert c["start"] <= c["highlight"]["start"] < c["highlight"]["end"] <= c["end"]
+        assert c["speaker"] is None or (isinstance(c["speaker"], str) and c["speaker"].strip())
     assert all(c["marker"] is None for c in answer["related"])
+    if answer["disagreement"] is not None:  # each side: its citation's speaker and its markers
+        assert len(answer["disagreement"]) >= 2
+        for side in answer["disagreement"]:
+            assert set(side) == {"speaker", "markers"} and set(side["markers"]) <= set(markers)
+            assert all(citations[m - 1]["speaker"] == side["speaker"] for m in side["markers"])
     referenced = [int(m) for m in re.findall(r"\[(\d+)\]", answer["answer"])]
     assert list(dict.fromkeys(referenced)) == markers, "markers numbered in order of first appearance"
     for sentence in answer["sentences"]:
@@ -77,6 +84,7 @@ def seed_texts() -> dict[str, str]:
     "Qui est la secrétaire de presse de la Maison Blanche ?",
     "Quelle aide militaire Kaja Kallas propose-t-elle aux pays de l'UE ?",
     "Quelle est la recette de la tarte Tatin ?",
+    "Les soldats ukrainiens sont-ils encerclés ?",  # sources that disagree: `disagreement` set
 ])
 def test_ask_json_contract(question, cli, seeds_settings, seed_texts):
     result = cli("ask", question, "--data-dir", seeds_settings.data_dir, "--json")
