@@ -416,7 +416,8 @@ def _choose(candidates: list[Candidate], n: int) -> list[Candidate]:
 
 # A further sentence the scorer rates this close to the first is kept even without a new term or
 # type: the scorer cannot tell which of the two answers, and showing both is the honest choice.
-# 0.9 chosen on the first half of PIAF dev (0.8 kept more sentences for less; docs/benchmarks.md).
+# 0.9 chosen on the first half of PIAF dev: the sentences 0.8 would add hold the answer one time
+# in ten (+0.014 answer-hit for +0.14 sentences per answer; docs/benchmarks.md, session 5).
 CLOSE_CALL = 0.9
 
 
