@@ -148,9 +148,10 @@ class AnswerParams:
     # lexical coverage cannot vouch for it.
     abstain_dense_margin: float
     passages_considered: int = 5
-    # Further sentences only when they add support (_supporting). Off: on PIAF dev it costs ~4 points
-    # of answer-hit for 1.5 sentences per answer instead of 2.
-    second_needs_support: bool = False
+    # Further sentences only when they add support (_supporting): a user reads one sentence when one
+    # answers, instead of the lede or a remark beside it. Costs answer-hit on PIAF dev (0.713 with two
+    # sentences always, 0.68 with 1.5 per answer: docs/benchmarks.md, session 5).
+    second_needs_support: bool = True
 
 
 # Share of a sentence's score taken from the model's similarity to the question (rescaled to the
@@ -432,25 +433,37 @@ def _choose(candidates: list[Candidate], n: int) -> list[Candidate]:
     return chosen
 
 
+# A further sentence the scorer rates this close to the first is kept even without a new term or
+# type: the scorer cannot tell which of the two answers, and showing both is the honest choice.
+# 0.9 chosen on the first half of PIAF dev: the sentences 0.8 would add hold the answer one time
+# in ten (+0.014 answer-hit for +0.14 sentences per answer; docs/benchmarks.md, session 5).
+CLOSE_CALL = 0.9
+
+
 def _supporting(chosen: list[Candidate], question: str, q_terms: list[str],
                 weights: dict[str, float]) -> list[Candidate]:
-    """The best sentence, then each further one only when it adds support: a question term the ones
-    before lack, or the asked-for kind of answer (a number, a date, a name). A paragraph-opening
-    pronoun always comes with the sentence it needs."""
+    """The best sentence, then each further one only when it adds support the ones before lack: a
+    question term, or the asked-for kind of answer (a number, a date, a name) — or when the scorer
+    rates it about as high as the first (CLOSE_CALL). A paragraph-opening pronoun always comes with
+    the sentence it needs."""
     if len(chosen) <= 1:
         return chosen
     kind = question_type(question)
     kept = [chosen[0]]
     have = set(analyze(_quote(chosen[0])))
+    has_kind = kind is not None and cue_score(kind, _quote(chosen[0]), question) > 0
+    top = chosen[0].score
     for cand in chosen[1:]:
         terms = set(analyze(_quote(cand)))
         paired = cand.lead is not None and any(k.doc.doc_id == cand.doc.doc_id and (k.start, k.end) == cand.lead
                                                for k in kept)
         new_terms = any(weights.get(t, 0.0) > 0 and t in terms and t not in have for t in q_terms)
-        new_type = kind is not None and cue_score(kind, _quote(cand), question) > 0
-        if paired or new_terms or new_type:
+        cand_kind = kind is not None and cue_score(kind, _quote(cand), question) > 0
+        close = top > 0 and cand.score >= CLOSE_CALL * top
+        if paired or new_terms or (cand_kind and not has_kind) or close:
             kept.append(cand)
             have |= terms
+            has_kind = has_kind or cand_kind
     return kept
 
 

@@ -44,3 +44,24 @@ def test_a_second_sentence_only_when_it_adds_support():
     assert kept == [first]
     second = _cand("Marco Rubio a parlé à Ottawa.", 1.0)
     assert _supporting([first, second], q, q_terms, weights) == [first, second]
+
+
+def test_a_second_sentence_the_scorer_rates_as_high_as_the_first_stays():
+    from index.french import analyze
+
+    q = "Où le G7 a-t-il réuni ses ministres ?"
+    q_terms = analyze(q)
+    weights = {t: 1.0 for t in q_terms}
+    first = _cand("Le G7 a réuni ses ministres.", 2.0)
+    assert _supporting([first, _cand("La pluie tombait.", 1.95)], q, q_terms, weights)[1:] != []
+    assert _supporting([first, _cand("La pluie tombait.", 1.0)], q, q_terms, weights) == [first]
+
+
+def test_the_asked_for_kind_counts_only_when_the_first_lacks_it():
+    from index.french import analyze
+
+    q = "Qui a parlé ?"  # a person: the first sentence names one already
+    q_terms = analyze(q)
+    weights = {t: 1.0 for t in q_terms}
+    first = _cand("Marco Rubio a parlé à Ottawa.", 2.0)
+    assert _supporting([first, _cand("Le G7 a réuni ses ministres.", 1.0)], q, q_terms, weights) == [first]
