@@ -428,6 +428,9 @@ def serve(settings: Settings, seed: bool = True) -> int:
     from assistant.pipeline import open_pipeline
 
     options = launch_options(settings)  # refuse an unsafe bind before loading anything heavy
+    problem = openai_api.api_key_problem(settings)
+    if problem:
+        raise SettingsError(problem)
     pipeline = open_pipeline(settings)
     if seed:
         seed_if_empty(pipeline)
