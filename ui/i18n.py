@@ -1,0 +1,145 @@
+"""The interface's words in French and English, in one table: labels, placeholders, messages, toasts.
+
+The interface follows the browser's language (French for `fr*`, English otherwise) until the user
+flips the switch; answers keep following the question's language (ui/render.py's MESSAGES).
+Component labels are Gradio `I18n` keys, translated in the browser with Gradio's own strings
+("Drop File Here"), so one locale governs both; HTML drawn in Python takes the language as an argument.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+LANGUAGES = ("fr", "en")
+DEFAULT_LANGUAGE = "en"
+
+STRINGS: dict[str, dict[str, str]] = {
+    # the header and the tabs
+    "switch_language": {"fr": "EN", "en": "FR"},  # the switch shows the language it goes to
+    "switch_language_title": {"fr": "Switch the interface to English", "en": "Passer l’interface en français"},
+    "tab_chat": {"fr": "Discussion", "en": "Chat"},
+    "tab_library": {"fr": "Bibliothèque", "en": "Library"},
+    # the chat
+    "question_placeholder": {"fr": "Posez votre question sur les dépêches…", "en": "Ask about the dispatches…"},
+    "ask": {"fr": "Demander", "en": "Ask"},
+    "new_chat": {"fr": "Nouvelle conversation", "en": "New chat"},
+    "filters": {"fr": "Filtres", "en": "Filters"},
+    "date_from": {"fr": "Du", "en": "From"},
+    "date_to": {"fr": "Au", "en": "To"},
+    "date_placeholder": {"fr": "AAAA[-MM[-JJ]]", "en": "YYYY[-MM[-DD]]"},
+    "sources_filter": {"fr": "Agences", "en": "Agencies"},
+    "unknown_agency": {"fr": "agence inconnue", "en": "unknown agency"},
+    "clear_filters": {"fr": "Effacer les filtres", "en": "Clear filters"},
+    "chip_from": {"fr": "depuis {value}", "en": "from {value}"},
+    "chip_to": {"fr": "jusqu’à {value}", "en": "until {value}"},
+    "active_filters": {"fr": "Filtres actifs :", "en": "Active filters:"},
+    "bad_date": {"fr": "« {value} » n’est pas une date du calendrier : écrivez 2025, 2025-03 ou 2025-03-14 ({field}).",
+                 "en": "“{value}” is not a calendar date: write 2025, 2025-03 or 2025-03-14 ({field})."},
+    "date_order": {"fr": "La date de début ({start}) est après la date de fin ({end}) : aucune dépêche ne peut "
+                         "correspondre.",
+                   "en": "The start date ({start}) is after the end date ({end}): no dispatch can match."},
+    # the library
+    "upload": {"fr": "Ajouter des dépêches ({suffixes})", "en": "Upload dispatches ({suffixes})"},
+    "reindex": {"fr": "Réindexer tous les dossiers", "en": "Re-index all folders"},
+    "search": {"fr": "Chercher une dépêche", "en": "Search dispatches"},
+    "search_placeholder": {"fr": "titre, date, agence, identifiant…", "en": "title, date, agency, id…"},
+    "selected": {"fr": "Dépêche sélectionnée (cliquez une ligne du tableau)",
+                 "en": "Selected dispatch (click a row of the table)"},
+    "nothing_selected": {"fr": "Aucune dépêche sélectionnée", "en": "No dispatch selected"},
+    "delete": {"fr": "Supprimer la dépêche…", "en": "Delete dispatch…"},
+    "confirm_delete": {"fr": "Oui, supprimer", "en": "Yes, delete"},
+    "cancel": {"fr": "Annuler", "en": "Cancel"},
+    "col_title": {"fr": "Titre", "en": "Title"},
+    "col_date": {"fr": "Date", "en": "Date"},
+    "col_source": {"fr": "Agence", "en": "Agency"},
+    "col_chunks": {"fr": "Passages", "en": "Chunks"},
+    "col_id": {"fr": "Identifiant", "en": "ID"},
+    "col_origin": {"fr": "Origine", "en": "Origin"},
+    "origin_upload": {"fr": "ajoutée ici", "en": "uploaded"},
+    "origin_indexed": {"fr": "indexée", "en": "indexed"},
+    "count": {"fr": "{n} dépêches", "en": "{n} dispatches"},
+    "count_shown": {"fr": "{n} dépêches (les {shown} premières affichées)",
+                    "en": "{n} dispatches (showing the first {shown})"},
+    "ask_delete_upload": {"fr": "Supprimer « {title} » ({doc_id}) ? Son fichier ajouté ici, {file}, sera effacé "
+                                "du disque.",
+                          "en": "Delete “{title}” ({doc_id})? Its uploaded file {file} will be deleted from disk."},
+    "ask_delete_kept": {"fr": "Retirer « {title} » ({doc_id}) de l’index ? Son fichier {file} reste sur le disque.",
+                        "en": "Remove “{title}” ({doc_id}) from the index? Its file {file} stays on disk."},
+    "select_first": {"fr": "Sélectionnez d’abord une dépêche dans le tableau.",
+                     "en": "Select a dispatch in the table first."},
+    "no_such_dispatch": {"fr": "La dépêche {doc_id} n’est plus dans l’index.",
+                         "en": "Dispatch {doc_id} is no longer in the index."},
+    "deleted_with_file": {"fr": "{doc_id} supprimée, avec son fichier {file}.",
+                          "en": "Deleted {doc_id} and its uploaded file {file}."},
+    "removed_kept": {"fr": "{doc_id} retirée de l’index (son fichier est conservé).",
+                     "en": "Removed {doc_id} from the index (its file is kept)."},
+    "removed_shared": {"fr": "{doc_id} retirée de l’index (son fichier est conservé : il contient d’autres "
+                             "dépêches).",
+                       "en": "Removed {doc_id} from the index (its file is kept: it holds other dispatches)."},
+    "delete_failed": {"fr": "Impossible de supprimer {doc_id} : {detail}", "en": "Could not delete {doc_id}: {detail}"},
+    "delete_cancelled": {"fr": "Suppression annulée : rien n’a changé.", "en": "Deletion cancelled: nothing changed."},
+    "no_file": {"fr": "Aucun fichier reçu.", "en": "No file received."},
+    "reading_files": {"fr": "Lecture des fichiers…", "en": "Reading files…"},
+    "indexing_failed": {"fr": "L’indexation n’a pas eu lieu : {detail}", "en": "Indexing did not run: {detail}"},
+    "summary_counts": {"fr": "{added} ajoutées · {updated} mises à jour · {unchanged} inchangées · {removed} retirées · "
+                             "{failed} refusées",
+                       "en": "{added} added · {updated} updated · {unchanged} unchanged · {removed} removed · "
+                             "{failed} refused"},
+    "summary_added": {"fr": "Ajoutées", "en": "Added"},
+    "summary_updated": {"fr": "Mises à jour", "en": "Updated"},
+    "summary_removed": {"fr": "Retirées", "en": "Removed"},
+    "summary_refused": {"fr": "Fichiers refusés :", "en": "Refused files:"},
+    # the status line
+    "status_documents": {"fr": "dépêches", "en": "documents"},
+    "status_chunks": {"fr": "passages", "en": "chunks"},
+    "status_last": {"fr": "dernière indexation {when}", "en": "last indexed {when}"},
+    "status_never": {"fr": "jamais", "en": "never"},
+    "status_details": {"fr": "détails", "en": "details"},
+    "status_model": {"fr": "modèle", "en": "model"},
+    "status_store": {"fr": "stockage", "en": "store"},
+}
+
+
+def ui_language(tags: str | None) -> str:
+    """The interface language for a browser's `navigator.language` or an Accept-Language header:
+    French when the first French-or-English tag is French, English otherwise."""
+    for part in (tags or "").split(","):
+        code = part.split(";")[0].strip().lower()[:2]
+        if code in LANGUAGES:
+            return code
+    return DEFAULT_LANGUAGE
+
+
+def text(lang: str, key: str, **values: Any) -> str:
+    """One string of the table in `lang` (English when `lang` is neither), `values` filled in."""
+    entry = STRINGS[key]
+    words = entry.get(lang) or entry[DEFAULT_LANGUAGE]
+    return words.format(**values) if values else words
+
+
+def translations(**values: Any) -> dict[str, dict[str, str]]:
+    """{lang: {key: string}}: the table as Gradio's I18n wants it, placeholders filled with `values`."""
+    out: dict[str, dict[str, str]] = {lang: {} for lang in LANGUAGES}
+    for key, entry in STRINGS.items():
+        for lang in LANGUAGES:
+            try:
+                out[lang][key] = entry[lang].format(**values)
+            except (KeyError, IndexError):  # a message with per-call values: not a label
+                out[lang][key] = entry[lang]
+    return out
+
+
+def gradio_i18n(**values: Any) -> Any:
+    """The gr.I18n given to `launch`: component labels written as `label(key)` are translated by it."""
+    import gradio as gr
+
+    return gr.I18n(**translations(**values))
+
+
+def label(key: str) -> Any:
+    """A component label/placeholder/button text: a key Gradio translates in the browser's locale."""
+    import gradio as gr
+
+    if key not in STRINGS:
+        raise KeyError(f"no interface string {key!r} in ui/i18n.py STRINGS")
+    return gr.I18n()(key)
