@@ -143,3 +143,31 @@ def label(key: str) -> Any:
     if key not in STRINGS:
         raise KeyError(f"no interface string {key!r} in ui/i18n.py STRINGS")
     return gr.I18n()(key)
+
+
+# -- in the browser: the language chosen with the switch wins over the browser's ----------------------
+
+# Gradio's own strings follow its svelte-i18n locale; `changeLocale` is exported by its core module
+# (found among the loaded scripts, so no hashed file name is written here). Labels given as
+# `label(key)` follow the same locale, so one call turns both.
+_SET_LOCALE_JS = """
+const dqSetLocale = async (lang) => {
+  const core = performance.getEntriesByType('resource').map((e) => e.name)
+    .find((n) => /\\/assets\\/core-[\\w-]+\\.js$/.test(n));
+  if (!core) return;
+  try { (await import(core)).changeLocale(lang); } catch (e) { console.warn('locale', e); }
+};
+"""
+STORAGE_KEY = "dq-ui-lang"
+
+# demo.load's js: the stored choice (applied to Gradio's locale) or the browser's language, as the input.
+LOAD_LANGUAGE_JS = ("async (lang, ...rest) => {" + _SET_LOCALE_JS +
+                    f"const chosen = localStorage.getItem('{STORAGE_KEY}');"
+                    "if (chosen) await dqSetLocale(chosen);"
+                    "return [chosen || navigator.language || 'en', ...rest]; }")
+# The switch: store the other language and reload (the conversation is kept in the browser), so
+# every component, Gradio's file drop zone included, is drawn again in it.
+SWITCH_LANGUAGE_JS = ("() => {"
+                      f"const now = (localStorage.getItem('{STORAGE_KEY}') || navigator.language || 'en');"
+                      f"localStorage.setItem('{STORAGE_KEY}', now.toLowerCase().startsWith('fr') ? 'en' : 'fr');"
+                      "window.location.reload(); }")
