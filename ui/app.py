@@ -19,7 +19,7 @@ from assistant.settings import Settings, SettingsError
 from ui import filters, guard, render
 from ui.checks import HISTORY_MAX, RequestProblem, ask_arguments
 from ui.guard import is_loopback, parse_auth
-from ui.i18n import DEFAULT_LANGUAGE, LOAD_LANGUAGE_JS, SWITCH_LANGUAGE_JS, gradio_i18n, label, ui_language
+from ui.i18n import DEFAULT_LANGUAGE, LOAD_LANGUAGE_JS, SWITCH_LANGUAGE_JS, gradio_i18n, label, text, ui_language
 from ui.layout import ChatTab, LibraryTab, chat_tab, dispatch_placeholder, header, library_tab
 from ui.library import UPLOAD_SUFFIXES
 from ui.library_actions import LIBRARY_VIEWS, LibraryCallbacks
@@ -167,8 +167,10 @@ class ChatCallbacks(LibraryCallbacks):
         last = next((i for i in range(len(kept) - 1, -1, -1) if kept[i].get("answer")), None)
         sources = render.sources_html(kept[last]["answer"], last) if last is not None else \
             render.sources_html(None, 0, lang)
+        # Tab names are drawn once by Gradio: set again in case the stored choice is not the browser's language.
+        tabs = (gr.Tab(label=text(lang, "tab_chat")), gr.Tab(label=text(lang, "tab_library")))
         return (lang, kept, transcript(kept, lang), sources, dispatch_placeholder(lang),
-                selected_html(None, lang), *self.library_views(query, lang))
+                selected_html(None, lang), *tabs, *self.library_views(query, lang))
 
     # API -----------------------------------------------------------------------------------------
     def api_ask(self, question: str, date_from: str = "", date_to: str = "", sources: list[str] | None = None,
@@ -286,17 +288,20 @@ def build_app(pipeline: Pipeline, settings: Settings) -> gr.Blocks:
         switch = header()
         status = gr.HTML("", js_on_load=None, elem_id="dq-status")
         with gr.Tabs():
-            with gr.Tab(label("tab_chat"), id="chat", elem_id="dq-tab-chat"):
+            with gr.Tab(label("tab_chat"), id="chat", elem_id="dq-tab-chat") as chat_tab_box:
                 chat = chat_tab(EXAMPLES)
-            with gr.Tab(label("tab_library"), id="library", elem_id="dq-tab-library"):
+            with gr.Tab(label("tab_library"), id="library", elem_id="dq-tab-library") as library_tab_box:
                 library = library_tab()
         views = [seen_generation, status, library.table, library.count_note, chat.sources]
         assert len(views) == LIBRARY_VIEWS
         switch.click(None, js=SWITCH_LANGUAGE_JS)
         _wire_chat(cb, chat, turns, lang)
         _wire_library(cb, library, views, seen_generation, lang)
-        demo.load(cb.on_load, inputs=[lang, turns, library.search], js=LOAD_LANGUAGE_JS,
-                  outputs=[lang, turns, chat.transcript, chat.sources_panel, chat.dispatch, library.selected, *views],
+        # The browser's language reaches Python through a hidden box (a State's value never leaves the server).
+        browser_language = gr.Textbox(visible=False, elem_id="dq-browser-language")
+        demo.load(cb.on_load, inputs=[browser_language, turns, library.search], js=LOAD_LANGUAGE_JS,
+                  outputs=[lang, turns, chat.transcript, chat.sources_panel, chat.dispatch, library.selected,
+                           chat_tab_box, library_tab_box, *views],
                   **_CHEAP)
         gr.api(cb.ask_endpoint, api_name="ask")
         gr.api(cb.index_status, api_name="index_status", concurrency_limit=None)

@@ -20,6 +20,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "tab_chat": {"fr": "Discussion", "en": "Chat"},
     "tab_library": {"fr": "Bibliothèque", "en": "Library"},
     # the chat
+    "question_label": {"fr": "Votre question", "en": "Your question"},
     "question_placeholder": {"fr": "Posez votre question sur les dépêches…", "en": "Ask about the dispatches…"},
     "ask": {"fr": "Demander", "en": "Ask"},
     "new_chat": {"fr": "Nouvelle conversation", "en": "New chat"},

@@ -66,7 +66,7 @@ def chat_tab(examples: list[str]) -> ChatTab:
                                  elem_id="dq-transcript", max_height=640, container=True, padding=True)
             chips = gr.HTML("", js_on_load=None, elem_id="dq-chips")
             with gr.Row():
-                question = gr.Textbox(show_label=False, scale=8, lines=1, max_lines=5, autofocus=True,
+                question = gr.Textbox(label=label("question_label"), show_label=False, scale=8, lines=1, max_lines=5, autofocus=True,
                                       placeholder=label("question_placeholder"), elem_id="dq-question")
                 send = gr.Button(label("ask"), variant="primary", scale=1, min_width=80, elem_id="dq-send")
             with gr.Row():
