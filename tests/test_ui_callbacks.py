@@ -99,12 +99,13 @@ def test_abstention_in_the_questions_language(cb):
     assert "do not answer this question" in transcript and "Related passages — not cited" in transcript
 
 
-def test_bad_filter_message_in_the_questions_language(cb):
-    steps, transcript, _, turns = ask(cb, SEED_QUESTION, date_from="hier")
-    assert turns[-1]["error"] and "doit être une date" in transcript
+def test_bad_filter_message_in_the_interface_language_keeps_the_question(cb):
+    steps = list(cb.respond(SEED_QUESTION, [], "hier", "", None, "fr"))
+    transcript, _, turns, box, chips = steps[-1]
+    assert turns == [] and "« hier » n’est pas une date du calendrier" in chips
     assert all(s[3] != "" for s in steps), "the question stays in the box to be sent again"
-    _, transcript, _, _ = ask(cb, "What does Putin want for a ceasefire?", date_to="13/03/2025")
-    assert "must be a date" in transcript
+    *_, (_, _, turns, _, chips) = list(cb.respond(SEED_QUESTION, [], "2025-04", "2025-03", None, "en"))
+    assert turns == [] and "is after the end date" in chips
 
 
 def test_chat_checks_sources_and_question_sizes_like_the_api(cb):
@@ -147,7 +148,7 @@ def test_upload_index_ask_and_delete(cb, tmp_path):
     answer = turns[-1]["answer"]
     assert answer["citations"] and answer["citations"][0]["doc_id"] == "robot.txt"
     rows, note = cb.table("robot")
-    assert rows and rows[0][4] == "robot.txt" and rows[0][5] == "upload"
+    assert rows and rows[0][4] == "robot.txt" and rows[0][5] == "uploaded"
 
     again = cb.upload([str(article(tmp_path / "robot.txt", "Un robot cuisinier ouvre un restaurant à Lyon",
                                    "Le robot Bocuse-3000 prépare 300 quenelles."))], Progress())

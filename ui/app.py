@@ -80,13 +80,14 @@ class ChatCallbacks(LibraryCallbacks):
         q_lang = question_language(question)
         history = [] if standalone else [t["question"] for t in turns if t.get("answer") is not None][-HISTORY_MAX:]
         turn: dict[str, Any] = {"question": question, "language": q_lang, "partial": "", "answer": None,
-                                "error": None, "scope": filters.filters_sentence(date_from, date_to, sources, q_lang)}
+                                "error": None, "scope": ""}
         turns.append(turn)
         index = len(turns) - 1
         turn["error"] = self._precheck(q_lang, question, date_from, date_to, sources)
         if turn["error"]:
             yield transcript(turns, lang), _skip(), turns, _skip(), chips
             return
+        turn["scope"] = filters.filters_sentence(date_from, date_to, sources, q_lang)  # "Parmi les dépêches de …"
         yield transcript(turns, lang), _skip(), turns, "", chips
         query = QueryFilters((date_from or "").strip() or None, (date_to or "").strip() or None,
                              filters.query_sources(sources))

@@ -90,7 +90,7 @@ def _dates_phrase(date_from: str, date_to: str, lang: str) -> str:
 def filters_sentence(date_from: str | None, date_to: str | None, sources: list[str] | None, lang: str) -> str:
     """What an answer under filters says first, in the answer's language; "" without filters."""
     date_from, date_to = (date_from or "").strip(), (date_to or "").strip()
-    names = [s for s in dict.fromkeys(sources or []) if s.strip()]
+    names = [s for s in dict.fromkeys(_names(sources)) if s.strip()]
     if not (date_from or date_to or names):
         return ""
     if lang == "fr":
@@ -101,14 +101,18 @@ def filters_sentence(date_from: str | None, date_to: str | None, sources: list[s
     return f"Among the dispatches{agencies}{_dates_phrase(date_from, date_to, lang)}."
 
 
+def _names(sources: Any) -> list[str]:
+    """The text items of a sources value (the page's event can be sent anything: ui/checks.py refuses it)."""
+    return [s for s in sources if isinstance(s, str)] if isinstance(sources, (list, tuple)) else []
+
+
 def chips_html(date_from: str | None, date_to: str | None, sources: list[str] | None, lang: str) -> str:
     """The active filters as chips above the question box ("" when none is set), interface language."""
     chips = []
-    if (date_from or "").strip():
-        chips.append(text(lang, "chip_from", value=date_from.strip()))
-    if (date_to or "").strip():
-        chips.append(text(lang, "chip_to", value=date_to.strip()))
-    for name in dict.fromkeys(sources or []):
+    for key, value in (("chip_from", date_from), ("chip_to", date_to)):
+        if isinstance(value, str) and value.strip():
+            chips.append(text(lang, key, value=value.strip()))
+    for name in dict.fromkeys(_names(sources)):
         chips.append(text(lang, "unknown_agency") if name == UNKNOWN_AGENCY else name)
     if not chips:
         return ""
