@@ -74,7 +74,7 @@ def open_page(browser, app, request, size="1366", locale="fr-FR"):
 def wait_language(page, lang: str) -> None:
     """The load callback has drawn the page in `lang` (the status line is written in it)."""
     word = STRINGS["status_documents"][lang]
-    page.wait_for_function(f"document.querySelector('#dq-status').innerText.includes('{word}')")
+    page.wait_for_function(f"(document.querySelector('#dq-status')?.innerText || '').includes('{word}')")
 
 
 def other_language_words(lang: str) -> set[str]:
@@ -113,7 +113,7 @@ def test_one_language_at_a_time_and_the_switch(browser, app, request, size):
 
     page.click("#dq-lang")  # to English: stored in this browser, the page drawn again
     wait_language(page, "en")
-    page.wait_for_function("document.querySelector('#dq-tab-chat') !== null")
+    page.wait_for_selector("#dq-tab-chat", state="attached")
     assert_one_language(page, "en")
     open_library(page, "en")
     assert GRADIO_DROP["en"] in page.inner_text("#dq-upload")
@@ -129,7 +129,7 @@ def test_filter_chips_and_checks_keep_the_question(browser, app, request, size, 
     page.get_by_text(STRINGS["filters"]["fr"], exact=True).click()
     page.fill("#dq-date-from textarea, #dq-date-from input", "2025-13")
     page.fill("#dq-question textarea", SEED_QUESTION)
-    page.wait_for_function("document.querySelector('#dq-chips').innerText.includes('depuis 2025-13')")
+    page.wait_for_function("(document.querySelector('#dq-chips')?.innerText || '').includes('depuis 2025-13')")
     with caplog.at_level(logging.WARNING):
         page.press("#dq-question textarea", "Enter")
         page.wait_for_selector("#dq-chips .dq-filter-problem")
@@ -142,7 +142,7 @@ def test_filter_chips_and_checks_keep_the_question(browser, app, request, size, 
     page.fill("#dq-date-from textarea, #dq-date-from input", "2025-04")
     page.fill("#dq-date-to textarea, #dq-date-to input", "2025-03")
     page.click("#dq-send")
-    page.wait_for_function("document.querySelector('#dq-chips').innerText.includes('après la date de fin')")
+    page.wait_for_function("(document.querySelector('#dq-chips')?.innerText || '').includes('après la date de fin')")
     assert page.input_value("#dq-question textarea") == SEED_QUESTION
 
     page.fill("#dq-date-from textarea, #dq-date-from input", "2025-03")
