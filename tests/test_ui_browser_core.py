@@ -196,10 +196,13 @@ def test_a_refused_upload_is_named_with_its_reason_and_the_box_resets(browser, a
     page = open_page(browser, app, request, size, locale="fr-FR")
     wait_language(page, "fr")
     open_library(page, "fr")
-    page.set_input_files("#dq-upload input[type=file]", [str(fake), str(good)])
-    expect(page.locator("#dq-summary .dq-failed")).to_contain_text(fake.name)
+    pdf = tmp_path / f"notes-{size}.pdf"  # a type the upload box itself drops: named all the same
+    pdf.write_bytes(b"%PDF-1.4\n")
+    page.set_input_files("#dq-upload input[type=file]", [str(fake), str(good), str(pdf)])
+    expect(page.locator("#dq-summary .dq-summary-counts")).to_contain_text("1 ajoutées")
     summary = page.inner_text("#dq-summary")
-    assert "1 ajoutées" in summary and "1 refusées" in summary and "PDF" in summary
+    assert "2 refusées" in summary and fake.name in summary and "PDF" in summary
+    assert pdf.name in summary and "type de fichier non accepté .pdf" in summary
     expect(page.locator("#dq-upload")).to_contain_text(GRADIO_DROP["fr"])  # empty again, no stuck error
     assert page.locator("#dq-upload .error, #dq-upload [data-testid=error]").count() == 0
     assert not (app["settings"].library_dir / fake.name).exists()

@@ -227,7 +227,7 @@ def test_an_upload_through_the_page_leaves_no_temporary_copy(served):
     with client(served["url"], Origin=served["origin"]) as c:
         stored = upload(c, ("phare.txt", "Le phare du Créac'h a été repeint en 2024, annonce la mairie d'Ouessant."
                                          .encode())).json()[0]
-        status, output = join(c, names["on_upload"], [[file_data(stored, "phare.txt")], "", "en"])
+        status, output = join(c, names["on_upload"], [[file_data(stored, "phare.txt")], "", "en", []])
     assert status == 200 and "phare.txt" in output["data"][0]
     assert not Path(stored).exists() and not Path(stored).parent.exists()
     assert (served["settings"].library_dir / "phare.txt").is_file()
@@ -237,7 +237,7 @@ def test_a_binary_file_with_a_text_extension_is_refused_by_name(served):
     names = fn_indexes(served["url"])
     with client(served["url"], Origin=served["origin"]) as c:
         stored = upload(c, ("rapport.txt", PDF)).json()[0]
-        status, output = join(c, names["on_upload"], [[file_data(stored, "rapport.txt")], "", "en"])
+        status, output = join(c, names["on_upload"], [[file_data(stored, "rapport.txt")], "", "en", []])
     summary = output["data"][0]
     assert status == 200 and "rapport.txt" in summary and "binary" in summary
     assert not (served["settings"].library_dir / "rapport.txt").exists()  # never stored in the library

@@ -258,8 +258,10 @@ def _wire_library(cb: ChatCallbacks, library: LibraryTab, views: list[Any], seen
                   lang: gr.State) -> None:
     search = library.search
     selected_id = gr.State("")
-    library.upload.upload(cb.on_upload, inputs=[library.upload, search, lang],
-                          outputs=[library.summary, library.upload, *views], **_WRITER)
+    refused = gr.State([])  # files the upload box dropped for their type, until the upload's summary
+    library.summary.refused(cb.on_refused, inputs=[lang], outputs=[library.summary, refused], **_CHEAP)
+    library.upload.upload(cb.on_upload, inputs=[library.upload, search, lang, refused],
+                          outputs=[library.summary, library.upload, refused, *views], **_WRITER)
     library.reindex.click(cb.on_reindex, inputs=[search, lang], outputs=[library.summary, *views], **_WRITER)
     library.delete.click(cb.ask_delete, inputs=[selected_id, lang],
                          outputs=[library.confirm_box, library.confirm_text, library.summary], **_CHEAP)

@@ -79,6 +79,8 @@ STRINGS: dict[str, dict[str, str]] = {
                        "en": "Removed {doc_id} from the index (its file is kept: it holds other dispatches)."},
     "delete_failed": {"fr": "Impossible de supprimer {doc_id} : {detail}", "en": "Could not delete {doc_id}: {detail}"},
     "delete_cancelled": {"fr": "Suppression annulée : rien n’a changé.", "en": "Deletion cancelled: nothing changed."},
+    "unsupported_type": {"fr": "type de fichier non accepté {suffix} (acceptés : {accepted})",
+                         "en": "unsupported file type {suffix} (accepted: {accepted})"},
     "no_file": {"fr": "Aucun fichier reçu.", "en": "No file received."},
     "reading_files": {"fr": "Lecture des fichiers…", "en": "Reading files…"},
     "indexing_failed": {"fr": "L’indexation n’a pas eu lieu : {detail}", "en": "Indexing did not run: {detail}"},
@@ -172,3 +174,22 @@ SWITCH_LANGUAGE_JS = ("() => {"
                       f"const now = (localStorage.getItem('{STORAGE_KEY}') || navigator.language || 'en');"
                       f"localStorage.setItem('{STORAGE_KEY}', now.toLowerCase().startsWith('fr') ? 'en' : 'fr');"
                       "window.location.reload(); }")
+
+# The upload box drops, without a word, the files whose type it does not take: the summary's script
+# names them (`refused`), so the summary lists every refused file (ui/library_actions.py on_refused).
+WATCH_UPLOAD_JS = """
+const refusedOf = (files) => Array.from(files || []).map((f) => f.name).filter((name) => {
+  // read when files come: the Library tab (and its input) is drawn only once opened
+  const accepted = (document.querySelector('#dq-upload input[type=file]')?.accept || '')
+    .split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  const dot = name.lastIndexOf('.');
+  return !accepted.length ? false : !accepted.includes(dot > 0 ? name.slice(dot).toLowerCase() : '');
+});
+const report = (files) => { const names = refusedOf(files); if (names.length) trigger('refused', {names}); };
+document.addEventListener('change', (ev) => {
+  if (ev.target.matches && ev.target.matches('#dq-upload input[type=file]')) report(ev.target.files);
+}, true);
+document.addEventListener('drop', (ev) => {
+  if (ev.target.closest && ev.target.closest('#dq-upload')) report(ev.dataTransfer && ev.dataTransfer.files);
+}, true);
+"""

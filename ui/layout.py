@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import gradio as gr
 
 from ui import render
-from ui.i18n import label
+from ui.i18n import WATCH_UPLOAD_JS, label
 from ui.library import UPLOAD_SUFFIXES
 from ui.library_view import document_columns, selected_html
 from ui.theme import CLICKS_JS, SCROLL_TO_MARK_JS
@@ -92,7 +92,7 @@ def library_tab() -> LibraryTab:
         with gr.Column(scale=3):
             upload = gr.File(label=label("upload"), file_count="multiple",
                              file_types=list(UPLOAD_SUFFIXES), elem_id="dq-upload")
-            summary = gr.HTML("", js_on_load=None, elem_id="dq-summary")
+            summary = gr.HTML("", js_on_load=WATCH_UPLOAD_JS, elem_id="dq-summary")
             reindex = gr.Button(label("reindex"), elem_id="dq-reindex")
         with gr.Column(scale=5):
             search = gr.Textbox(label=label("search"), placeholder=label("search_placeholder"), elem_id="dq-search")

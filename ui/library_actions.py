@@ -17,10 +17,11 @@ from ui import library_view as view
 from ui import render
 from ui.filters import source_choices
 from ui.i18n import text
-from ui.library import store_uploads, upload_file_of
+from ui.library import UPLOAD_SUFFIXES, store_uploads, upload_file_of
 
 log = logging.getLogger("dispatch_qa.ui")
 
+UPLOAD_REPORT_MAX = 50  # names of dropped files listed from one event
 LIBRARY_VIEWS = 5  # what library_views returns: generation, status, table, count note, sources filter
 
 
@@ -48,14 +49,17 @@ class LibraryCallbacks:
         return sorted({d["source"] for d in self.documents() if d.get("source")}, key=str.casefold)
 
     # actions -------------------------------------------------------------------------------------
-    def upload(self, files: list[Any] | None, progress: Any = None, lang: str = "en") -> str:
+    def upload(self, files: list[Any] | None, progress: Any = None, lang: str = "en",
+               refused: list[dict[str, str]] | None = None) -> str:
+        """Store and index the uploads; `refused`: files the browser already dropped, listed too."""
         paths = [getattr(f, "name", f) for f in (files or [])]
         if not paths:
             return view.message_html(text(lang, "no_file"), "info")
         stored = store_uploads(paths, self.library_dir, self.settings.upload_max_bytes)
+        rejected = list(refused or []) + stored.rejected
         if not stored.stored:
-            return view.index_summary_html({}, lang, stored.rejected)
-        return self._sync(progress, [self.library_dir], lang, rejected=stored.rejected)
+            return view.index_summary_html({}, lang, rejected)
+        return self._sync(progress, [self.library_dir], lang, rejected=rejected)
 
     def reindex(self, progress: Any = None, lang: str = "en") -> str:
         return self._sync(progress, None, lang)
@@ -119,9 +123,23 @@ class LibraryCallbacks:
         return self.library_views(query, lang)
 
     def on_upload(self, files: list[Any] | None, query: str, lang: str = "en",
+                  refused: list[dict[str, str]] | None = None,
                   progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
-        """The summary, the upload box emptied (never left on an error), the library views."""
-        return (self.upload(files, progress, lang), None, *self.library_views(query, lang))
+        """The summary (with the files the upload box dropped), the upload box emptied (never left on
+        an error), the dropped files forgotten, the library views."""
+        return (self.upload(files, progress, lang, refused), None, [], *self.library_views(query, lang))
+
+    @staticmethod
+    def on_refused(lang: str, evt: gr.EventData) -> tuple[str, list[dict[str, str]]]:
+        """Files the upload box dropped for their type (the summary's `refused` event): named in the
+        summary at once, and kept for the summary of the upload that follows."""
+        try:
+            names = [str(n) for n in (getattr(evt, "names", None) or [])][:UPLOAD_REPORT_MAX]
+        except TypeError:  # an event sent with no data
+            names = []
+        refused = [{"file": n, "reason": text(lang, "unsupported_type", suffix=Path(n).suffix or "(—)",
+                                              accepted=", ".join(UPLOAD_SUFFIXES))} for n in names]
+        return view.index_summary_html({}, lang, refused), refused
 
     def on_reindex(self, query: str, lang: str = "en", progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
         return (self.reindex(progress, lang), *self.library_views(query, lang))
