@@ -83,6 +83,8 @@ STRINGS: dict[str, dict[str, str]] = {
                          "en": "unsupported file type {suffix} (accepted: {accepted})"},
     "no_file": {"fr": "Aucun fichier reçu.", "en": "No file received."},
     "reading_files": {"fr": "Lecture des fichiers…", "en": "Reading files…"},
+    "progress_embedding": {"fr": "vectorisation", "en": "embedding"},
+    "progress_unit": {"fr": "dépêches", "en": "dispatches"},
     "indexing_failed": {"fr": "L’indexation n’a pas eu lieu : {detail}", "en": "Indexing did not run: {detail}"},
     "summary_counts": {"fr": "{added} ajoutées · {updated} mises à jour · {unchanged} inchangées · {removed} retirées · "
                              "{failed} refusées",

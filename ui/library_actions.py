@@ -16,7 +16,7 @@ import gradio as gr
 from ui import library_view as view
 from ui import render
 from ui.filters import source_choices
-from ui.i18n import text
+from ui.i18n import STRINGS, text
 from ui.library import UPLOAD_SUFFIXES, store_uploads, upload_file_of
 
 log = logging.getLogger("dispatch_qa.ui")
@@ -99,7 +99,8 @@ class LibraryCallbacks:
 
         def report_progress(done: int, total: int, message: str) -> None:
             if progress is not None and total:
-                progress((done, total), desc=f"{message} {done}/{total}", unit="dispatches")
+                step = text(lang, f"progress_{message}") if f"progress_{message}" in STRINGS else message
+                progress((done, total), desc=f"{step} {done}/{total}", unit=text(lang, "progress_unit"))
 
         try:
             report = self.pipeline.index(roots, progress=report_progress)
