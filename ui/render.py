@@ -64,7 +64,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "undated": "non datée",
         "no_agency": "agence non indiquée",
         "error": "Une erreur est survenue : {detail}",
-        "empty_index": "L’index est vide : ajoutez des dépêches dans l’onglet Library (ou lancez `dispatch-qa index DOSSIER`).",
+        "empty_index": "L’index est vide : ajoutez des dépêches dans l’onglet Bibliothèque (ou lancez `dispatch-qa index DOSSIER`).",
         "bad_date": "{field} doit être une date comme 2025, 2025-03 ou 2025-03-14, pas « {value} ».",
         "dispatch_gone": "Cette dépêche n’est plus dans l’index (supprimée ou réindexée sous un autre identifiant).",
         "dispatch_changed": "Cette dépêche a changé depuis la réponse ; le passage cité n’est plus dans son texte.",
