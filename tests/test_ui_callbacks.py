@@ -40,7 +40,7 @@ def _streamed_text(transcript: str) -> str:
 def ask(cb, question, turns=None, **filters):
     steps = list(cb.respond(question, turns or [], filters.get("date_from", ""), filters.get("date_to", ""),
                             filters.get("sources")))
-    transcript, panel, turns, box = steps[-1]
+    transcript, panel, turns, box, chips = steps[-1]
     return steps, transcript, panel, turns
 
 
@@ -110,7 +110,7 @@ def test_follow_up_uses_the_previous_question(cb):
     assert "Kremlin" in quotes
     with_context = cb.pipeline.ask(FOLLOW_UP, history=[SEED_QUESTION])
     assert follow["answer"] == with_context.answer  # the chat passed the conversation on
-    *_, (_, _, alone_turns, _) = list(cb.respond(FOLLOW_UP, turns, standalone=True))
+    *_, (_, _, alone_turns, _, _) = list(cb.respond(FOLLOW_UP, turns, standalone=True))
     assert alone_turns[-1]["answer"]["follow_up_of"] is None  # "ask it as a new question"
     assert alone_turns[-1]["answer"]["answer"] == cb.pipeline.ask(FOLLOW_UP).answer
     turns_after, transcript_after, panel_after, view_after = cb.new_chat()
@@ -128,12 +128,13 @@ def test_abstention_in_the_questions_language(cb):
     assert "do not answer this question" in transcript and "Related passages — not cited" in transcript
 
 
-def test_bad_filter_message_in_the_questions_language(cb):
-    steps, transcript, _, turns = ask(cb, SEED_QUESTION, date_from="hier")
-    assert turns[-1]["error"] and "doit être une date" in transcript
+def test_bad_filter_message_in_the_interface_language_keeps_the_question(cb):
+    steps = list(cb.respond(SEED_QUESTION, [], "hier", "", None, "fr"))
+    transcript, _, turns, box, chips = steps[-1]
+    assert turns == [] and "« hier » n’est pas une date du calendrier" in chips
     assert all(s[3] != "" for s in steps), "the question stays in the box to be sent again"
-    _, transcript, _, _ = ask(cb, "What does Putin want for a ceasefire?", date_to="13/03/2025")
-    assert "must be a date" in transcript
+    *_, (_, _, turns, _, chips) = list(cb.respond(SEED_QUESTION, [], "2025-04", "2025-03", None, "en"))
+    assert turns == [] and "is after the end date" in chips
 
 
 def test_chat_checks_sources_and_question_sizes_like_the_api(cb):
@@ -168,7 +169,7 @@ def test_upload_index_ask_and_delete(cb, tmp_path):
     big = article(tmp_path / "big.txt", "Gros", "x " * 4000)
     progress = Progress()
     summary = cb.upload([str(upload), str(bad), str(big)], progress)
-    assert "<b>1</b> added" in summary and "<b>2</b> failed" in summary
+    assert "1 added" in summary and "2 refused" in summary
     assert "unsupported file type" in summary and "upload limit" in summary
     assert (lib / "robot.txt").is_file() and not upload.exists()
     assert progress.calls, "indexing reports progress"
@@ -176,16 +177,16 @@ def test_upload_index_ask_and_delete(cb, tmp_path):
     answer = turns[-1]["answer"]
     assert answer["citations"] and answer["citations"][0]["doc_id"] == "robot.txt"
     rows, note = cb.table("robot")
-    assert rows and rows[0][4] == "robot.txt" and rows[0][5] == "upload"
+    assert rows and rows[0][4] == "robot.txt" and rows[0][5] == "uploaded"
 
     again = cb.upload([str(article(tmp_path / "robot.txt", "Un robot cuisinier ouvre un restaurant à Lyon",
                                    "Le robot Bocuse-3000 prépare 300 quenelles."))], Progress())
-    assert "<b>1</b> updated" in again
+    assert "1 updated" in again
 
     summary = cb.delete("robot.txt", Progress())
     assert "robot.txt" in summary and not (lib / "robot.txt").exists()
     assert cb.pipeline.document("robot.txt") is None
-    assert "No dispatch with id" in cb.delete("robot.txt")
+    assert "no longer in the index" in cb.delete("robot.txt")
 
 
 def test_delete_an_indexed_dispatch_keeps_its_file(cb, tmp_path):
@@ -202,7 +203,7 @@ def test_indexing_waits_for_another_writer(cb):
     with writer_lock(cb.settings.data_dir / "index.lock", timeout=1):  # as if `dispatch-qa index` were running
         message = cb.reindex(Progress())
     assert "Indexing did not run" in message and "another indexing run" in message
-    assert "<b>0</b> failed" in cb.reindex(Progress())
+    assert "0 refused" in cb.reindex(Progress())
 
 
 def test_api_ask_returns_the_core_json(cb):
@@ -217,9 +218,9 @@ def test_empty_index_says_so(tmp_path, embedder):
     pipeline = open_pipeline(settings, embedder)
     try:
         empty = ChatCallbacks(pipeline, settings)
-        *_, (transcript, _, turns, _) = list(empty.respond("Que dit Zelensky ?", []))
+        *_, (transcript, _, turns, _, _) = list(empty.respond("Que dit Zelensky ?", []))
         assert "L’index est vide" in transcript and turns[-1]["error"]
-        *_, (transcript, _, _, _) = list(empty.respond("What does Zelensky say?", []))
+        *_, (transcript, _, _, _, _) = list(empty.respond("What does Zelensky say?", []))
         assert "The index is empty" in transcript
     finally:
         pipeline.close()

@@ -169,14 +169,16 @@ def test_a_rebinding_page_cannot_delete_an_upload_through_fn_index(served):
                {"Origin": "null"}]
     for headers in attacks:
         with client(served["url"], **headers) as c:
-            assert join(c, delete, ["cible.txt", ""])[0] in (400, 403), headers
+            assert join(c, delete, ["cible.txt", "", "en"])[0] in (400, 403), headers
     assert target.exists()
     assert "cible.txt" in {d["doc_id"] for d in served["pipeline"].documents()}
 
-    with client(served["url"], Origin=served["origin"]) as c:  # the page's own request: the payload is real
-        status, output = join(c, delete, ["cible.txt", ""])
-    assert status == 200 and "Deleted cible.txt" in output["data"][0]
-    assert not target.exists()
+    # The page's own origin passes the guard, but the dispatch to delete is the session's selection
+    # (a server-side State set by a click in the table), never an id in the payload: nothing is deleted.
+    with client(served["url"], Origin=served["origin"]) as c:
+        status, output = join(c, delete, ["cible.txt", "", "en"])
+    assert status == 200 and "Select a dispatch in the table first" in output["data"][1]
+    assert target.exists()
 
 
 # -- the upload route, the temporary folder and file= ------------------------------------------------
@@ -227,7 +229,7 @@ def test_an_upload_through_the_page_leaves_no_temporary_copy(served):
     with client(served["url"], Origin=served["origin"]) as c:
         stored = upload(c, ("phare.txt", "Le phare du Créac'h a été repeint en 2024, annonce la mairie d'Ouessant."
                                          .encode())).json()[0]
-        status, output = join(c, names["on_upload"], [[file_data(stored, "phare.txt")], ""])
+        status, output = join(c, names["on_upload"], [[file_data(stored, "phare.txt")], "", "en", []])
     assert status == 200 and "phare.txt" in output["data"][0]
     assert not Path(stored).exists() and not Path(stored).parent.exists()
     assert (served["settings"].library_dir / "phare.txt").is_file()
@@ -237,7 +239,7 @@ def test_a_binary_file_with_a_text_extension_is_refused_by_name(served):
     names = fn_indexes(served["url"])
     with client(served["url"], Origin=served["origin"]) as c:
         stored = upload(c, ("rapport.txt", PDF)).json()[0]
-        status, output = join(c, names["on_upload"], [[file_data(stored, "rapport.txt")], ""])
+        status, output = join(c, names["on_upload"], [[file_data(stored, "rapport.txt")], "", "en", []])
     summary = output["data"][0]
     assert status == 200 and "rapport.txt" in summary and "binary" in summary
     assert not (served["settings"].library_dir / "rapport.txt").exists()  # never stored in the library

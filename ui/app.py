@@ -7,7 +7,6 @@ ui/render.py. `build_app` builds the Blocks without launching; `serve` is the CL
 from __future__ import annotations
 
 import logging
-import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,13 +16,17 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from assistant.settings import Settings, SettingsError
-from ui import guard, openai_api, render
+from ui import filters, guard, openai_api, render
 from ui.checks import HISTORY_MAX, RequestProblem, ask_arguments
 from ui.guard import is_loopback, parse_auth
-from ui.layout import ChatTab, LibraryTab, chat_tab, dispatch_placeholder, library_tab
-from ui.library import UPLOAD_SUFFIXES, store_uploads, upload_file_of
+from ui.i18n import DEFAULT_LANGUAGE, LOAD_LANGUAGE_JS, SWITCH_LANGUAGE_JS, gradio_i18n, label, text, ui_language
+from ui.layout import ChatTab, LibraryTab, chat_tab, dispatch_placeholder, header, library_tab
+from ui.library import UPLOAD_SUFFIXES
+from ui.library_actions import LIBRARY_VIEWS, LibraryCallbacks
+from ui.library_view import selected_html
 from ui.stream import accumulate, answer_events
 from ui.theme import CSS, theme
+from ui.theme_core import CORE_CSS
 from ui.versions import versions_diff_html
 
 if TYPE_CHECKING:
@@ -37,28 +40,29 @@ EXAMPLES = [
     "What did Donald Trump ask Vladimir Putin to do?",
 ]
 REFRESH_SECONDS = 3.0  # how soon an index changed by the CLI shows in an open page
-_DATE_RE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 
 
 # -- callbacks (methods of one object, testable without a browser) -------------------------
 
-class ChatCallbacks:
-    """Every handler of the web chat; each one delegates to the Pipeline and to ui/render.py.
+class ChatCallbacks(LibraryCallbacks):
+    """Every handler of the web chat; each one delegates to the Pipeline and to the pure renderers
+    (ui/render.py, ui/filters.py, ui/library_view.py). The library's are in ui/library_actions.py.
 
     The method names of the Gradio events are their (private) api names: tests and the guard's
     tests address `respond`, `on_upload`, `on_reindex` and `on_delete` by name.
+    `lang` is the interface language (ui/i18n.py); answers follow their question's language.
     """
 
     def __init__(self, pipeline: Pipeline, settings: Settings) -> None:
         self.pipeline = pipeline
         self.settings = settings
         self.library_dir = settings.library_dir
-        self._documents: tuple[int, list[dict[str, Any]]] | None = None
+        self._documents = None
 
     # chat --------------------------------------------------------------------------------------
     def respond(self, question: str, turns: list[dict[str, Any]] | None, date_from: str = "", date_to: str = "",
-                sources: list[str] | None = None, standalone: bool = False):
-        """Generator: (transcript html, sources html, turns, question box) as the answer streams in.
+                sources: list[str] | None = None, lang: str = "en", standalone: bool = False):
+        """Generator: (transcript html, sources html, turns, question box, filter chips) as the answer streams in.
 
         `standalone`: answer without the earlier turns (the user overruled a follow-up reading)."""
         from assistant.language import question_language
@@ -66,44 +70,47 @@ class ChatCallbacks:
 
         question = question.strip() if isinstance(question, str) else ""
         turns = [dict(t) for t in (turns or [])]
+        chips = filters.chips_html(date_from, date_to, sources, lang)
         if not question:
-            yield render.transcript_html(turns, EXAMPLES), _skip(), turns, ""
+            yield transcript(turns, lang), _skip(), turns, "", chips
             return
-        lang = question_language(question)
+        problem = filters.filter_problem(date_from, date_to, lang)
+        if problem:  # said beside the filters; the question stays in the box, to send once they are fixed
+            yield _skip(), _skip(), turns, _skip(), chips + render_problem(problem)
+            return
+        q_lang = question_language(question)
         history = [] if standalone else [t["question"] for t in turns if t.get("answer") is not None][-HISTORY_MAX:]
-        turn: dict[str, Any] = {"question": question, "language": lang, "partial": "", "answer": None, "error": None}
+        turn: dict[str, Any] = {"question": question, "language": q_lang, "partial": "", "answer": None,
+                                "error": None, "scope": ""}
         turns.append(turn)
         index = len(turns) - 1
-        turn["error"] = self._precheck(lang, question, date_from, date_to, sources)
-        if turn["error"]:  # the question stays in the box, to send again once the filter is fixed
-            yield render.transcript_html(turns, EXAMPLES), _skip(), turns, _skip()
+        turn["error"] = self._precheck(q_lang, question, date_from, date_to, sources)
+        if turn["error"]:
+            yield transcript(turns, lang), _skip(), turns, _skip(), chips
             return
-        yield render.transcript_html(turns, EXAMPLES), _skip(), turns, ""
-        filters = QueryFilters((date_from or "").strip() or None, (date_to or "").strip() or None,
-                               tuple(sources or ()))
+        turn["scope"] = filters.filters_sentence(date_from, date_to, sources, q_lang)  # "Parmi les dépêches de …"
+        yield transcript(turns, lang), _skip(), turns, "", chips
+        query = QueryFilters((date_from or "").strip() or None, (date_to or "").strip() or None,
+                             filters.query_sources(sources))
         try:
-            for text, answer in accumulate(answer_events(self.pipeline, question, filters, history)):
+            for text_so_far, answer in accumulate(answer_events(self.pipeline, question, query, history)):
                 if answer is None:
-                    turn["partial"] = text
-                    yield render.transcript_html(turns, EXAMPLES), _skip(), turns, _skip()
+                    turn["partial"] = text_so_far
+                    yield transcript(turns, lang), _skip(), turns, _skip(), _skip()
                 else:
                     turn["answer"] = answer.to_dict()
         except Exception as exc:  # noqa: BLE001 - shown to the user in their language, logged in full
             log.exception("answering %r failed", question)
-            turn["error"] = render.t(lang, "error", detail=str(exc) or type(exc).__name__)
-            yield render.transcript_html(turns, EXAMPLES), _skip(), turns, _skip()
+            turn["error"] = render.t(q_lang, "error", detail=str(exc) or type(exc).__name__)
+            yield transcript(turns, lang), _skip(), turns, _skip(), _skip()
             return
-        yield render.transcript_html(turns, EXAMPLES), render.sources_html(turn["answer"], index), turns, _skip()
+        yield transcript(turns, lang), render.sources_html(turn["answer"], index), turns, _skip(), _skip()
 
     def _precheck(self, lang: str, question: str, date_from: Any, date_to: Any, sources: Any) -> str | None:
         try:
             ask_arguments(question, date_from, date_to, sources)
         except RequestProblem as exc:
             return str(exc)
-        for name, value in (("date_from", date_from), ("date_to", date_to)):
-            value = (value or "").strip()
-            if value and not _DATE_RE.match(value):
-                return render.t(lang, "bad_date", field=name, value=value)
         if self.pipeline.is_empty():
             return render.t(lang, "empty_index")
         return None
@@ -129,14 +136,15 @@ class ChatCallbacks:
         return panel, render.dispatch_html(self.pipeline.document(cited["doc_id"]), cited, lang)
 
     def ask_example(self, turns: list[dict[str, Any]] | None, date_from: str, date_to: str,
-                    sources: list[str] | None, evt: gr.EventData) -> Iterator[tuple[Any, ...]]:
+                    sources: list[str] | None, lang: str, evt: gr.EventData) -> Iterator[tuple[Any, ...]]:
         """A clicked example question (the transcript's `example` event)."""
-        yield from self.respond(event_field(evt, "text", ""), turns, date_from, date_to, sources)
+        yield from self.respond(event_field(evt, "text", ""), turns, date_from, date_to, sources, lang)
 
     def ask_standalone(self, turns: list[dict[str, Any]] | None, date_from: str, date_to: str,
-                       sources: list[str] | None, evt: gr.EventData) -> Iterator[tuple[Any, ...]]:
+                       sources: list[str] | None, lang: str, evt: gr.EventData) -> Iterator[tuple[Any, ...]]:
         """The same words again, as a new question (the follow-up reading overruled)."""
-        yield from self.respond(event_field(evt, "text", ""), turns, date_from, date_to, sources, standalone=True)
+        yield from self.respond(event_field(evt, "text", ""), turns, date_from, date_to, sources, lang,
+                                standalone=True)
 
     def show_citation(self, turns: list[dict[str, Any]], evt: gr.EventData) -> tuple[Any, Any]:
         """A clicked citation marker or card (the `cite` event): the sources panel and the dispatch."""
@@ -148,110 +156,26 @@ class ChatCallbacks:
         return got if got is not None else (gr.skip(), gr.skip())
 
     @staticmethod
-    def new_chat() -> tuple[list, str, str, str]:
-        return [], render.transcript_html([], EXAMPLES), render.sources_html(None, 0), dispatch_placeholder()
+    def new_chat(lang: str = "en") -> tuple[list, str, str, str]:
+        """An empty conversation (also emptied in the browser's storage: `turns` is a BrowserState)."""
+        return [], transcript([], lang), render.sources_html(None, 0, lang), dispatch_placeholder(lang)
 
-    # library -----------------------------------------------------------------------------------
-    def status_html(self) -> str:
-        return render.status_line(self.pipeline.status())
+    @staticmethod
+    def chips(date_from: str, date_to: str, sources: list[str] | None, lang: str) -> str:
+        return filters.chips_html(date_from, date_to, sources, lang)
 
-    def documents(self) -> list[dict[str, Any]]:
-        """The indexed dispatches, read again only when the index changed (searching is per keystroke)."""
-        generation = self.pipeline.generation
-        if self._documents is None or self._documents[0] != generation:
-            self._documents = (generation, self.pipeline.documents())
-        return self._documents[1]
-
-    def table(self, query: str) -> tuple[list[list[Any]], str]:
-        rows, matched = render.document_rows(self.documents(), query or "", self.library_dir)
-        shown = len(rows)
-        note = f"{matched} dispatches" + (f" (showing the first {shown})" if matched > shown else "")
-        return rows, note
-
-    def source_choices(self) -> list[str]:
-        return sorted({d["source"] for d in self.documents() if d.get("source")}, key=str.casefold)
-
-    def upload(self, files: list[Any] | None, progress: Any = None) -> str:
-        paths = [getattr(f, "name", f) for f in (files or [])]
-        if not paths:
-            return render.message_html("No file received.", "info")
-        stored = store_uploads(paths, self.library_dir, self.settings.upload_max_bytes)
-        if not stored.stored:
-            return render.index_summary_html({}, stored.rejected)
-        return self._sync(progress, [self.library_dir], rejected=stored.rejected)
-
-    def reindex(self, progress: Any = None) -> str:
-        return self._sync(progress, roots=None)
-
-    def delete(self, doc_id: str, progress: Any = None) -> str:
-        doc_id = (doc_id or "").strip()
-        doc = self.pipeline.document(doc_id) if doc_id else None
-        if doc is None:
-            return render.message_html(f"No dispatch with id '{doc_id}' in the index." if doc_id
-                                       else "Select a dispatch in the table first.", "error")
-        upload = upload_file_of(doc["source_path"], self.library_dir)
-        shared = upload is not None and any(d["source_path"] == doc["source_path"] and d["doc_id"] != doc_id
-                                            for d in self.documents())
-        try:
-            if upload is not None and not shared:
-                upload.unlink(missing_ok=True)  # the sync below then drops it from the index
-                return self._sync(progress, roots=[self.library_dir],
-                                  note=f"Deleted {doc_id} and its uploaded file {upload.name}.")
-            self.pipeline.remove(doc_id)
-        except Exception as exc:  # noqa: BLE001
-            log.exception("deleting %s failed", doc_id)
-            return render.message_html(f"Could not delete {doc_id}: {exc}", "error")
-        return render.message_html(f"Removed {doc_id} from the index (its file is kept"
-                                   + (", it holds other dispatches)." if shared else ")."), "info")
-
-    def _sync(self, progress: Any, roots: list[Path] | None, rejected: list[dict[str, str]] | None = None,
-              note: str | None = None) -> str:
-        """Index `roots` (None: every root indexed before) and summarise the run."""
-        if progress is not None:
-            progress(0, desc="Reading files…")
-
-        def report_progress(done: int, total: int, message: str) -> None:
-            if progress is not None and total:
-                progress((done, total), desc=f"{message} {done}/{total}", unit="dispatches")
-
-        try:
-            report = self.pipeline.index(roots, progress=report_progress)
-        except Exception as exc:  # noqa: BLE001 - e.g. another writer holds the lock: say so
-            log.exception("indexing failed")
-            return render.message_html(f"Indexing did not run: {exc}", "error")
-        return render.index_summary_html(report.to_dict(), rejected, note)
-
-    # library events: the action's message, then every view of the library refreshed ----------------
-    def library_views(self, query: str) -> tuple[Any, ...]:
-        """(generation shown, status line, table rows, count note, sources filter) as they are now."""
-        rows, note = self.table(query)
-        return (self.pipeline.generation, self.status_html(), rows, note,
-                gr.Dropdown(choices=self.source_choices()))
-
-    def refresh_if_changed(self, seen_generation: int, query: str) -> tuple[Any, ...]:
-        """The timer's check: read the library again only when another process changed the index."""
-        if self.pipeline.generation == seen_generation:
-            return (gr.skip(),) * LIBRARY_VIEWS
-        return self.library_views(query)
-
-    def on_upload(self, files: list[Any] | None, query: str, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
-        return (self.upload(files, progress), None, *self.library_views(query))
-
-    def on_reindex(self, query: str, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
-        return (self.reindex(progress), *self.library_views(query))
-
-    def on_delete(self, doc_id: str, query: str, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
-        return (self.delete(doc_id, progress), "", "", *self.library_views(query))
-
-    def on_select(self, evt: gr.SelectData) -> tuple[str, str]:
-        """A clicked table row: its id in the delete box and the dispatch previewed."""
-        row = evt.row_value or []
-        doc_id = str(row[4]) if len(row) > 4 else ""
-        doc = self.pipeline.document(doc_id) if doc_id else None
-        return doc_id, render.dispatch_html(doc, None, "en") if doc else ""
-
-    def on_search(self, query: str) -> tuple[list[list[Any]], str]:
-        return self.table(query)
+    def on_load(self, tag: str, turns: list[dict[str, Any]] | None, query: str) -> tuple[Any, ...]:
+        """The page opened (or reloaded): its interface language, the conversation kept by this
+        browser (an answer cut by the reload is dropped), and every view drawn in that language."""
+        lang = ui_language(tag)
+        kept = [t for t in (turns or []) if isinstance(t, dict) and (t.get("answer") is not None or t.get("error"))]
+        last = next((i for i in range(len(kept) - 1, -1, -1) if kept[i].get("answer")), None)
+        sources = render.sources_html(kept[last]["answer"], last) if last is not None else \
+            render.sources_html(None, 0, lang)
+        # Tab names are drawn once by Gradio: set again in case the stored choice is not the browser's language.
+        tabs = (gr.Tab(label=text(lang, "tab_chat")), gr.Tab(label=text(lang, "tab_library")))
+        return (lang, kept, transcript(kept, lang), sources, dispatch_placeholder(lang),
+                selected_html(None, lang), *tabs, *self.library_views(query, lang))
 
     # API -----------------------------------------------------------------------------------------
     def api_ask(self, question: str, date_from: str = "", date_to: str = "", sources: list[str] | None = None,
@@ -259,8 +183,8 @@ class ChatCallbacks:
         from assistant.pipeline import QueryFilters
 
         question, date_from, date_to, sources, history = ask_arguments(question, date_from, date_to, sources, history)
-        filters = QueryFilters(date_from or None, date_to or None, tuple(sources))
-        return self.pipeline.ask(question, filters=filters, history=history).to_dict()
+        query = QueryFilters(date_from or None, date_to or None, tuple(sources))
+        return self.pipeline.ask(question, filters=query, history=history).to_dict()
 
     # The three public endpoints (gradio_client): their docstrings and hints are the API's description.
     def ask_endpoint(self, question: str, date_from: str = "", date_to: str = "", sources: list[str] | None = None,
@@ -281,7 +205,13 @@ class ChatCallbacks:
         return self.pipeline.documents()
 
 
-LIBRARY_VIEWS = 5  # what library_views returns: generation, status, table, count note, sources filter
+def transcript(turns: list[dict[str, Any]], lang: str) -> str:
+    """The conversation, or the welcome with example questions in the interface language."""
+    return render.transcript_html(turns, EXAMPLES) if turns else render.empty_chat_html(EXAMPLES, lang)
+
+
+def render_problem(message: str) -> str:
+    return f'<div class="dq-filter-problem" role="alert">{render.esc(message)}</div>'
 
 
 def event_field(evt: gr.EventData, name: str, default: Any) -> Any:
@@ -311,30 +241,42 @@ _CHEAP: dict[str, Any] = {"api_visibility": "private", "concurrency_limit": None
 _WRITER: dict[str, Any] = {"api_visibility": "private", "concurrency_limit": 1, "concurrency_id": "index"}
 
 
-def _wire_chat(cb: ChatCallbacks, chat: ChatTab, turns: gr.State) -> None:
-    filters = [chat.date_from, chat.date_to, chat.sources]
-    answer_views = [chat.transcript, chat.sources_panel, turns, chat.question]
-    chat.question.submit(cb.respond, inputs=[chat.question, turns, *filters], outputs=answer_views, **_PRIVATE)
-    chat.send.click(cb.respond, inputs=[chat.question, turns, *filters], outputs=answer_views, **_PRIVATE)
-    chat.transcript.example(cb.ask_example, inputs=[turns, *filters], outputs=answer_views, **_PRIVATE)
-    chat.transcript.standalone(cb.ask_standalone, inputs=[turns, *filters], outputs=answer_views, **_PRIVATE)
+def _wire_chat(cb: ChatCallbacks, chat: ChatTab, turns: Any, lang: gr.State) -> None:
+    filter_inputs = [chat.date_from, chat.date_to, chat.sources]
+    answer_views = [chat.transcript, chat.sources_panel, turns, chat.question, chat.chips]
+    asked = [chat.question, turns, *filter_inputs, lang]
+    chat.question.submit(cb.respond, inputs=asked, outputs=answer_views, **_PRIVATE)
+    chat.send.click(cb.respond, inputs=asked, outputs=answer_views, **_PRIVATE)
+    chat.transcript.example(cb.ask_example, inputs=[turns, *filter_inputs, lang], outputs=answer_views, **_PRIVATE)
+    chat.transcript.standalone(cb.ask_standalone, inputs=[turns, *filter_inputs, lang], outputs=answer_views,
+                               **_PRIVATE)
     for panel in (chat.transcript, chat.sources_panel):
         panel.cite(cb.show_citation, inputs=[turns], outputs=[chat.sources_panel, chat.dispatch], **_CHEAP)
-    chat.new_chat.click(cb.new_chat, outputs=[turns, chat.transcript, chat.sources_panel, chat.dispatch], **_CHEAP)
+    chat.new_chat.click(cb.new_chat, inputs=[lang], outputs=[turns, chat.transcript, chat.sources_panel, chat.dispatch],
+                        **_CHEAP)
+    for box in filter_inputs:
+        box.change(cb.chips, inputs=[*filter_inputs, lang], outputs=[chat.chips], show_progress="hidden", **_CHEAP)
 
 
 def _wire_library(cb: ChatCallbacks, library: LibraryTab, views: list[Any], seen_generation: gr.State,
-                  demo: gr.Blocks) -> None:
+                  lang: gr.State) -> None:
     search = library.search
-    library.upload.upload(cb.on_upload, inputs=[library.upload, search],
-                          outputs=[library.summary, library.upload, *views], **_WRITER)
-    library.reindex.click(cb.on_reindex, inputs=[search], outputs=[library.summary, *views], **_WRITER)
-    library.delete.click(cb.on_delete, inputs=[library.selected, search],
-                         outputs=[library.summary, library.selected, library.preview, *views], **_WRITER)
-    library.table.select(cb.on_select, outputs=[library.selected, library.preview], **_CHEAP)
-    search.change(cb.on_search, inputs=[search], outputs=[library.table, library.count_note], **_CHEAP)
-    demo.load(cb.library_views, inputs=[search], outputs=views, **_CHEAP)
-    gr.Timer(REFRESH_SECONDS).tick(cb.refresh_if_changed, inputs=[seen_generation, search], outputs=views,
+    selected_id = gr.State("")
+    refused = gr.State([])  # files the upload box dropped for their type, until the upload's summary
+    library.summary.refused(cb.on_refused, inputs=[lang], outputs=[library.summary, refused], **_CHEAP)
+    library.upload.upload(cb.on_upload, inputs=[library.upload, search, lang, refused],
+                          outputs=[library.summary, library.upload, refused, *views], **_WRITER)
+    library.reindex.click(cb.on_reindex, inputs=[search, lang], outputs=[library.summary, *views], **_WRITER)
+    library.delete.click(cb.ask_delete, inputs=[selected_id, lang],
+                         outputs=[library.confirm_box, library.confirm_text, library.summary], **_CHEAP)
+    library.cancel.click(cb.cancel_delete, inputs=[lang], outputs=[library.confirm_box, library.summary], **_CHEAP)
+    library.confirm.click(cb.on_delete, inputs=[selected_id, search, lang],
+                          outputs=[library.confirm_box, library.summary, selected_id, library.selected,
+                                   library.preview, *views], **_WRITER)
+    library.table.select(cb.on_select, inputs=[lang],
+                         outputs=[selected_id, library.selected, library.preview, library.confirm_box], **_CHEAP)
+    search.change(cb.on_search, inputs=[search, lang], outputs=[library.table, library.count_note], **_CHEAP)
+    gr.Timer(REFRESH_SECONDS).tick(cb.refresh_if_changed, inputs=[seen_generation, search, lang], outputs=views,
                                    show_progress="hidden", **_CHEAP)
 
 
@@ -345,20 +287,29 @@ def build_app(pipeline: Pipeline, settings: Settings) -> gr.Blocks:
     settings.library_dir.mkdir(parents=True, exist_ok=True)
     guard.prepare_temp_dir(settings)  # before any component: Gradio reads GRADIO_TEMP_DIR as they are built
     with gr.Blocks(title="Dispatch QA", analytics_enabled=False, delete_cache=(900, 3600)) as demo:
-        turns = gr.State([])
+        # The conversation lives in this browser's storage: it survives a reload, and no other
+        # browser ever sees it (the value is encrypted with this server's secret).
+        turns = gr.BrowserState([], storage_key="dq-conversation")
+        lang = gr.State(DEFAULT_LANGUAGE)
         seen_generation = gr.State(-1)
-        with gr.Row(elem_classes="dq-header"):
-            gr.HTML("<h1>Dispatch QA</h1>", js_on_load=None)
+        switch = header()
         status = gr.HTML("", js_on_load=None, elem_id="dq-status")
         with gr.Tabs():
-            with gr.Tab("Chat", id="chat", elem_id="dq-tab-chat"):
+            with gr.Tab(label("tab_chat"), id="chat", elem_id="dq-tab-chat") as chat_tab_box:
                 chat = chat_tab(EXAMPLES)
-            with gr.Tab("Library", id="library", elem_id="dq-tab-library"):
+            with gr.Tab(label("tab_library"), id="library", elem_id="dq-tab-library") as library_tab_box:
                 library = library_tab()
         views = [seen_generation, status, library.table, library.count_note, chat.sources]
         assert len(views) == LIBRARY_VIEWS
-        _wire_chat(cb, chat, turns)
-        _wire_library(cb, library, views, seen_generation, demo)
+        switch.click(None, js=SWITCH_LANGUAGE_JS)
+        _wire_chat(cb, chat, turns, lang)
+        _wire_library(cb, library, views, seen_generation, lang)
+        # The browser's language reaches Python through a hidden box (a State's value never leaves the server).
+        browser_language = gr.Textbox(visible=False, elem_id="dq-browser-language")
+        demo.load(cb.on_load, inputs=[browser_language, turns, library.search], js=LOAD_LANGUAGE_JS,
+                  outputs=[lang, turns, chat.transcript, chat.sources_panel, chat.dispatch, library.selected,
+                           chat_tab_box, library_tab_box, *views],
+                  **_CHEAP)
         gr.api(cb.ask_endpoint, api_name="ask")
         gr.api(cb.index_status, api_name="index_status", concurrency_limit=None)
         gr.api(cb.all_documents, api_name="documents", concurrency_limit=None)
@@ -392,8 +343,9 @@ def launch_options(settings: Settings) -> dict[str, Any]:
         "app_kwargs": {"middleware": [Middleware(guard.Guard, policy=guard.policy_for(
             settings, UPLOAD_SUFFIXES, login=auth is not None))]},
         "footer_links": ["api", "settings"],
+        "i18n": gradio_i18n(suffixes=", ".join(UPLOAD_SUFFIXES)),
         "theme": theme(),
-        "css": CSS,
+        "css": CSS + CORE_CSS,
     }
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ui.i18n_evidence import say
+from ui.i18n import text as say
 from ui.markup import esc, short_id
 from ui.quotes import quote_html
 from ui.versions import versions_html

@@ -10,7 +10,7 @@ import html
 from pathlib import PurePath
 from typing import Any
 
-from ui.i18n_evidence import say
+from ui.i18n import text as say
 
 
 def esc(text: Any) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 
 from assistant.highlight import quote_parts
 from ui.cards import card_html, meta_html
-from ui.i18n_evidence import say
+from ui.i18n import text as say
 from ui.markup import esc, marker_button, sheet_close_button
 from ui.quotes import quote_html
 from ui.sides import disagreement_html
@@ -68,7 +68,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "undated": "non datée",
         "no_agency": "agence non indiquée",
         "error": "Une erreur est survenue : {detail}",
-        "empty_index": "L’index est vide : ajoutez des dépêches dans l’onglet Library (ou lancez `dispatch-qa index DOSSIER`).",
+        "empty_index": "L’index est vide : ajoutez des dépêches dans l’onglet Bibliothèque (ou lancez `dispatch-qa index DOSSIER`).",
         "bad_date": "{field} doit être une date comme 2025, 2025-03 ou 2025-03-14, pas « {value} ».",
         "dispatch_gone": "Cette dépêche n’est plus dans l’index (supprimée ou réindexée sous un autre identifiant).",
         "dispatch_changed": "Cette dépêche a changé depuis la réponse ; le passage cité n’est plus dans son texte.",
@@ -201,7 +201,7 @@ def _markdown_source(head: str, c: dict[str, Any], lang: str) -> list[str]:
     title = c.get("title") or c.get("doc_id")
     meta = " — ".join([title, c.get("date") or t(lang, "undated"), c.get("source") or t(lang, "no_agency")]
                       + ([say(lang, "speaker_md", speaker=c["speaker"])] if c.get("speaker") else []))
-    return [f"{head} {meta}  ", f"`{c.get('source_path', '')}` [{c.get('start')}:{c.get('end')}]", "",
+    return [f"{head} {meta}  ", f"`{_file_name(c.get('source_path'))}` [{c.get('start')}:{c.get('end')}]", "",
             f"> {_markdown_quote(c)}", ""]
 
 
@@ -241,7 +241,9 @@ def _assistant_html(turn: dict[str, Any], i: int, lang: str) -> str:
                f'<button type="button" class="dq-action" data-copy="1" data-done="{esc(t(lang, "copied"))}">'
                f'{esc(t(lang, "copy"))}</button>'
                f'<button type="button" class="dq-action" data-download="1">{esc(t(lang, "download"))}</button></div>')
-    return (f'<div class="dq-msg dq-bot {klass}" data-turn="{i}">{head}'
+    scope = (f'<div class="dq-notice dq-scope" role="note">{esc(turn["scope"])}</div>'
+             if turn.get("scope") else "")  # the filters the answer was given under (ui/filters.py)
+    return (f'<div class="dq-msg dq-bot {klass}" data-turn="{i}">{head}{scope}'
             f'<div class="dq-text">{answer_body_html(answer, i)}</div>'
             f'{related_html(answer, i, lang)}{actions}</div>')
 
@@ -332,74 +334,3 @@ _BLANK_RUNS = re.compile(r"\n\s*\n(\s*\n)+")
 def _display(text: str) -> str:
     """Escaped text for a pre-wrap block; runs of blank lines shown as one."""
     return esc(_BLANK_RUNS.sub("\n\n", text))
-
-
-# -- the library -----------------------------------------------------------------------------
-
-def status_line(status: dict[str, Any]) -> str:
-    last = status.get("last_indexed_at") or "never"
-    return (f'<div class="dq-status"><span><b>{status.get("documents", 0)}</b> documents</span>'
-            f'<span><b>{status.get("chunks", 0)}</b> chunks</span>'
-            f'<span>model <code>{esc(status.get("embedding_model"))}</code></span>'
-            f'<span>store {esc(status.get("store_mode"))} <code>{esc(status.get("store_location"))}</code></span>'
-            f'<span>last indexed {esc(last)}</span></div>')
-
-
-def index_summary_html(report: dict[str, Any], rejected: list[dict[str, str]] | None = None,
-                       removed_note: str | None = None) -> str:
-    """added / updated / unchanged / failed (with reasons) of one indexing run."""
-    failed = list(rejected or []) + list(report.get("failed") or [])
-    counts = (f'<b>{len(report.get("added") or [])}</b> added · <b>{len(report.get("updated") or [])}</b> updated · '
-              f'<b>{report.get("unchanged", 0)}</b> unchanged · <b>{len(report.get("removed") or [])}</b> removed · '
-              f'<b>{len(failed)}</b> failed')
-    parts = [f'<div class="dq-summary"><div class="dq-summary-counts">{counts}</div>']
-    if removed_note:
-        parts.append(f"<div>{esc(removed_note)}</div>")
-    for key, label in (("added", "Added"), ("updated", "Updated"), ("removed", "Removed")):
-        ids = report.get(key) or []
-        if ids:
-            shown = ", ".join(esc(i) for i in ids[:20]) + (f" … (+{len(ids) - 20})" if len(ids) > 20 else "")
-            parts.append(f"<div>{label}: {shown}</div>")
-    if failed:
-        items = "".join(f"<li><code>{esc(_file_name(f.get('file')) or f.get('file'))}</code>: {esc(f.get('reason'))}</li>"
-                        for f in failed)
-        parts.append(f'<div class="dq-failed">Failed:<ul>{items}</ul></div>')
-    if report.get("repaired"):
-        parts.append(f"<div>{esc(report['repaired'])}</div>")
-    parts.append("</div>")
-    return "".join(parts)
-
-
-def message_html(text: str, kind: str = "info") -> str:
-    return f'<div class="dq-summary dq-{esc(kind)}" role="status">{esc(text)}</div>'
-
-
-DOCUMENT_COLUMNS = ["Title", "Date", "Source", "Chunks", "ID", "Origin"]
-
-
-def document_rows(docs: list[dict[str, Any]], query: str, library_dir: Path | None,
-                  limit: int = 500) -> tuple[list[list[Any]], int]:
-    """Rows of the library table matching `query` (case-insensitive, any column), and the match count."""
-    needle = query.strip().casefold()
-    rows: list[list[Any]] = []
-    matched = 0
-    for d in docs:
-        origin = "upload" if library_dir is not None and is_inside(d.get("source_path"), library_dir) else "indexed"
-        row = [d.get("title") or "", d.get("date") or "", d.get("source") or "", d.get("chunks", 0),
-               d.get("doc_id"), origin]
-        if needle and not any(needle in str(x).casefold() for x in row):
-            continue
-        matched += 1
-        if len(rows) < limit:
-            rows.append(row)
-    return rows, matched
-
-
-def is_inside(path: str | None, folder: Path) -> bool:
-    if not path:
-        return False
-    try:
-        Path(path).resolve().relative_to(folder.resolve())
-        return True
-    except ValueError:
-        return False

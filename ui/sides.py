@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ui.i18n_evidence import say
+from ui.i18n import text as say
 from ui.markup import esc, marker_button
 from ui.quotes import quote_html
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from index.chunking import split_sentences
-from ui.i18n_evidence import say
+from ui.i18n import text as say
 from ui.markup import esc, one_line, sheet_close_button, short_id
 
 
