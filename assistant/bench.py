@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from assistant import bench_html
+from assistant import bench_html, bench_versions
 from assistant.errors import CommandError, DispatchQAError
 from assistant.metrics import percentile
 from assistant.questions import load_questions
@@ -70,6 +70,7 @@ def _register_query(bench_subparsers: Any, common: argparse.ArgumentParser) -> N
     q.add_argument("--out", type=Path, help="write the JSON report here")
     q.set_defaults(handler=cmd_query)
     bench_html.add_parser(bench_subparsers, common)
+    bench_versions.add_parser(bench_subparsers, common)
 
 
 # -- shared ------------------------------------------------------------------------------------
