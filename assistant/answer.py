@@ -40,6 +40,8 @@ class Citation:
     score: float
     # Document offsets, inside start..end, of the few words that answer (assistant/highlight.py).
     highlight: dict[str, int] | None = None
+    # The other versions of the cited dispatch: [{"doc_id", "title", "date", "source"}] (assistant/versions.py).
+    versions: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
