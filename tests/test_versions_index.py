@@ -98,3 +98,31 @@ def test_versions_of_an_unknown_document_is_a_clear_error(cli, tmp_path):
     assert cli("index", copy_seeds(tmp_path / "corpus"), "--data-dir", data).code == 0
     result = cli("versions", "nope.txt", "--data-dir", data, "--json")
     assert result.code == 1 and "no document with id 'nope.txt'" in result.json["error"]
+
+
+def test_kill_9_mid_index_keeps_versions_with_their_documents(tmp_path, pipelines):
+    """Killed half way through a corpus of re-issues, then run again: the same links as one clean run,
+    and at the kill no document without its signature, no link to a document not recorded."""
+    from conftest import make_settings, orangesum_articles, write_jsonl
+    from test_crash import chunks_at_least, kill_when, records_counts, records_self_consistent
+
+    articles = orangesum_articles(6)
+    reissues = [{**a, "id": f"{a['id']}-v2", "date": "2020-12-31",
+                 "text": a["text"] + "\n\nCe paragraphe a été ajouté dans une nouvelle version de la dépêche."}
+                for a in articles]
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    write_jsonl(corpus / "feed.jsonl", [x for pair in zip(articles, reissues) for x in pair])
+    clean = tmp_path / "clean"
+    assert pipelines(make_settings(clean)).index([corpus]).failed == []
+    expected = links(clean)
+    assert expected == sorted((a["id"], f"{a['id']}-v2") for a in articles)
+
+    data = tmp_path / "data"
+    total = records_counts(clean)[1]
+    assert kill_when(corpus, data, chunks_at_least(data, total // 2)), "killed half way"
+    records_self_consistent(data)
+    assert 0 < records_counts(data)[0] < 12
+    assert pipelines(make_settings(data)).index([corpus]).failed == []
+    records_self_consistent(data)
+    assert links(data) == expected
