@@ -91,14 +91,19 @@ class Pipeline:
             return self._retriever
 
     def _adopt_versions(self) -> int:
-        """An index from before version clusters gets its signatures on open (once, under the writer lock)."""
+        """An index from before version clusters gets its signatures on open (once). Never waits: a
+        writer holding the lock adopts them itself (every sync does), and answers meanwhile see every
+        dispatch alone."""
         if not self.records.unsigned_documents():
             return 0
-        from index.locking import writer_lock
+        from index.locking import IndexLockedError, writer_lock
         from index.version_links import adopt_versions
 
-        with writer_lock(self.settings.data_dir / "index.lock", self.settings.lock_timeout):
-            return adopt_versions(self.records)
+        try:
+            with writer_lock(self.settings.data_dir / "index.lock", 0):
+                return adopt_versions(self.records)
+        except IndexLockedError:
+            return 0
 
     def _open_retriever(self) -> Retriever:
         from assistant.retrieval import FusionParams, Retriever
