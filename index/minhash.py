@@ -31,17 +31,14 @@ def identity() -> str:
 _template: Any = None
 
 
-def _minhash(hashvalues: np.ndarray | None = None) -> Any:
-    """A datasketch MinHash sharing one set of permutations (drawing them costs more than hashing a text)."""
+def _minhash() -> Any:
+    """An empty datasketch MinHash sharing one set of permutations (drawing them costs more than hashing a text)."""
     global _template
     from datasketch import MinHash
 
     if _template is None:
         _template = MinHash(num_perm=NUM_PERM, seed=SEED, scheme=SCHEME, hashfunc=_identity)
-    if hashvalues is None:
-        return MinHash(num_perm=NUM_PERM, seed=SEED, scheme=SCHEME, hashfunc=_identity,
-                       permutations=_template.permutations)
-    return MinHash(seed=SEED, scheme=SCHEME, hashfunc=_identity, hashvalues=hashvalues,
+    return MinHash(num_perm=NUM_PERM, seed=SEED, scheme=SCHEME, hashfunc=_identity,
                    permutations=_template.permutations)
 
 

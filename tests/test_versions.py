@@ -88,3 +88,18 @@ def test_exact_pairs_match_all_pairs():
     found = exact_pairs(texts, 0.5)
     assert set(found) == brute == {("base", "update"), ("mix", "other"), ("tiny", "tiny2")}
     assert found[("tiny", "tiny2")] == 1.0
+
+
+def test_lsh_from_stored_signatures_removes_and_reinserts():
+    import numpy as np
+
+    a, b, c = (signature(shingles(t)) for t in (BASE, UPDATE, OTHER))
+    lsh = LshIndex(["base", "other"], np.stack([a, c]))
+    assert lsh.candidates(b) == {"base"} and "base" in lsh
+    lsh.remove("base")  # a changed or removed dispatch no longer answers
+    assert lsh.candidates(b) == set() and "base" not in lsh
+    lsh.insert("base", a)  # back, now among the run's additions
+    lsh.insert("update", b)
+    assert lsh.candidates(b) == {"base", "update"}
+    lsh.remove("update")
+    assert lsh.candidates(b) == {"base"}
