@@ -103,3 +103,36 @@ def test_lsh_from_stored_signatures_removes_and_reinserts():
     assert lsh.candidates(b) == {"base", "update"}
     lsh.remove("update")
     assert lsh.candidates(b) == {"base"}
+
+
+def test_newest_version_is_the_latest_the_filters_let_through(tmp_path):
+    from assistant.versions import VersionClusters, one_version_each
+    from index.dates import date_range
+    from index.keyword import Filters
+    from index.records import ChunkRecord, DocumentRecord, Records
+
+    records = Records(tmp_path / "records.sqlite")
+
+    def doc(doc_id: str, date: str | None, source: str) -> DocumentRecord:
+        span = date_range(date) if date else None
+        return DocumentRecord(doc_id, "/r", f"/r/{doc_id}", f"titre {doc_id}", date, span and span[0],
+                              span and span[1], source, "fr", BASE, 0, doc_id, 1, 0.0)
+
+    with records.transaction() as tx:
+        for d in (doc("a", "2025-03-14", "AFP"), doc("b", "2025-03-15", "Reuters"), doc("c", None, "AFP"),
+                  doc("alone", "2025-03-20", "AFP")):
+            tx.put_document(d)
+            tx.put_chunks([ChunkRecord(f"{d.doc_id}-0", d.doc_id, 0, 0, 10, "h", "")])
+            tx.put_versions(d.doc_id, b"", [("a", 0.9)] if d.doc_id in ("b", "c") else [])
+    versions = VersionClusters(records)
+    assert versions.cluster_id("c") == "a" and versions.cluster_id("alone") == "alone"
+    assert versions.newest_versions(["a", "c", "alone"], None) == {"a": "b", "c": "b"}
+    afp = Filters(sources=("afp",))
+    assert versions.newest_versions(["c"], afp) == {"c": "a"}
+    assert versions.newest_versions(["a"], Filters(date_to=date_range("2025-03-14")[1])) == {"a": "a"}
+    assert [v["doc_id"] for v in versions.others("a")] == ["b", "c"]  # newest first, undated last
+    # An older version's chunk gives way to the newest version's, fetched though retrieval missed it.
+    chunks = {c.chunk_id: c for c in records.chunks(["c-0", "alone-0"]).values()}
+    assert one_version_each(["c-0", "alone-0"], chunks, versions, None) == ["alone-0", "b-0"]
+    assert one_version_each(["c-0"], dict(records.chunks(["c-0"])), versions, afp) == ["a-0"]
+    records.close()
