@@ -44,6 +44,8 @@ class Citation:
     highlight: dict[str, int] | None = None
     # Who the quote reports ("Dmitri Peskov", "le Kremlin"); None: the dispatch's own voice (assistant/attribution.py).
     speaker: str | None = None
+    # The other versions of the cited dispatch: [{"doc_id", "title", "date", "source"}] (assistant/versions.py).
+    versions: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass

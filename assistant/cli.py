@@ -99,6 +99,9 @@ def _register_document_commands(subparsers: Any, common: argparse.ArgumentParser
     p = subparsers.add_parser("show", parents=[common], help="one document's metadata and text")
     p.add_argument("doc_id")
     p.set_defaults(handler=cmd_show)
+    p = subparsers.add_parser("versions", parents=[common], help="the versions of one dispatch (near-duplicates)")
+    p.add_argument("doc_id")
+    p.set_defaults(handler=cmd_versions)
     p = subparsers.add_parser("remove", parents=[common], help="take one document out of the index")
     p.add_argument("doc_id")
     p.set_defaults(handler=cmd_remove)
@@ -273,6 +276,23 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
             print(f"{key}: {doc[key] if doc[key] is not None else '-'}")
         print()
         print(doc["text"])
+    return EXIT_OK
+
+
+def cmd_versions(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.pipeline import open_pipeline
+
+    cluster = open_pipeline(settings).versions(args.doc_id)
+    if cluster is None:
+        raise CommandError(f"no document with id '{args.doc_id}' (see `dispatch-qa list`)")
+    if args.json:
+        print_json(cluster)
+    else:
+        for d in cluster["versions"]:
+            mark = "*" if d["doc_id"] == args.doc_id else " "
+            print(f"{mark} {d['doc_id']}\t{d['date'] or '-'}\t{d['source'] or '-'}\t{d['title'] or ''}")
+        n = len(cluster["versions"])
+        print(f"cluster {cluster['cluster_id']}: {n} version{'s' if n > 1 else ''}, newest first", file=sys.stderr)
     return EXIT_OK
 
 

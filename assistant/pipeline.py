@@ -84,9 +84,26 @@ class Pipeline:
         with self._lock:
             generation = self.records.generation
             if self._retriever is None or generation != self._seen_generation:
+                if self._adopt_versions():
+                    generation = self.records.generation
                 self._retriever = self._open_retriever()
                 self._seen_generation = generation
             return self._retriever
+
+    def _adopt_versions(self) -> int:
+        """An index from before version clusters gets its signatures on open (once). Never waits: a
+        writer holding the lock adopts them itself (every sync does), and answers meanwhile see every
+        dispatch alone."""
+        if not self.records.unsigned_documents():
+            return 0
+        from index.locking import IndexLockedError, writer_lock
+        from index.version_links import adopt_versions
+
+        try:
+            with writer_lock(self.settings.data_dir / "index.lock", 0):
+                return adopt_versions(self.records)
+        except IndexLockedError:
+            return 0
 
     def _open_retriever(self) -> Retriever:
         from assistant.retrieval import FusionParams, Retriever
@@ -146,6 +163,7 @@ class Pipeline:
         from assistant.background import REFERENCE_SENTENCES
         from assistant.followup import follow_up_of
         from assistant.retrieval import documents_for, question_weights
+        from assistant.versions import add_versions
 
         question = question.strip()
         if not question:
@@ -180,6 +198,7 @@ class Pipeline:
         answer.retrieved_doc_ids = list(dict.fromkeys(p.doc_id for p in pool))[:max(k, 10)]
         answer.follow_up_of = earlier
         answer.timings_ms = _timings(started, retrieved_at, time.perf_counter())
+        add_versions(answer, retriever.versions)
         if self.settings.llm == "none" or generative is False or not passages:
             yield answer
             return
@@ -189,6 +208,7 @@ class Pipeline:
         for item in self.generator.stream(question, sources, answer, list(history or []) if earlier else [],
                                           retriever.keyword.term_weights):
             if not isinstance(item, str):
+                add_versions(item, retriever.versions)
                 item.timings_ms = _timings(started, retrieved_at, time.perf_counter())
                 item.follow_up_of = earlier
             yield item
@@ -228,7 +248,28 @@ class Pipeline:
         }
 
     def documents(self) -> list[dict[str, Any]]:
-        return self.records.document_summaries()
+        """Every document's metadata, with its version cluster's id (its own id when alone)."""
+        from assistant.versions import VersionClusters
+
+        self._adopt_versions()
+        clusters = VersionClusters(self.records)
+        return [{**d, "cluster_id": clusters.cluster_id(d["doc_id"])} for d in self.records.document_summaries()]
+
+    def versions(self, doc_id: str) -> dict[str, Any] | None:
+        """A document's version cluster: its id and every member (the document too), newest first;
+        None for an unknown id."""
+        from assistant.versions import VersionClusters
+        from index.versions import newest_key
+
+        if self.records.document(doc_id) is None:
+            return None
+        self._adopt_versions()
+        clusters = VersionClusters(self.records)
+        docs = sorted(self.records.documents(clusters.members_of(doc_id)),
+                      key=lambda d: newest_key(d.doc_id, d.date), reverse=True)
+        return {"doc_id": doc_id, "cluster_id": clusters.cluster_id(doc_id),
+                "versions": [{"doc_id": d.doc_id, "title": d.title, "date": d.date, "source": d.source,
+                              "source_path": d.source_path} for d in docs]}
 
     def is_empty(self) -> bool:
         """No document indexed yet."""

@@ -16,6 +16,7 @@ from typing import Any, Literal
 import numpy as np
 
 from assistant.language import question_language
+from assistant.versions import VersionClusters, one_version_each
 from index.french import analyze
 from index.keyword import Filters, KeywordIndex
 from index.records import ChunkRecord, DocumentRecord, Records
@@ -72,6 +73,7 @@ class Retriever:
         self._chunk_table: dict[str, ChunkRecord] | None = None
         self._vector_table: dict[str, np.ndarray] = {}
         self._table_lock = threading.Lock()
+        self._versions: VersionClusters | None = None
 
     def retrieve(self, question: str, k: int, filters: Filters | None = None,
                  mode: Mode = "hybrid") -> list[Passage]:
@@ -91,8 +93,13 @@ class Retriever:
             return []
         chunks = self._chunks(ids)
         ids = [i for i in ids if i in chunks]  # a chunk removed since the store answered
+        ids = one_version_each(ids, chunks, self.versions, filters)
         dense = dict(dense_hits)
         keyword = dict(keyword_hits)
+        if mode == "dense":  # the newest version of a cluster may not be among the hits
+            dense = self._dense_scores(query_vec, [chunks[i] for i in ids], dense)
+        elif mode == "keyword":
+            keyword = self._keyword_scores(terms, ids, keyword)
         if mode == "hybrid":
             dense = self._dense_scores(query_vec, [chunks[i] for i in ids], dense)
             keyword = self._keyword_scores(terms, ids, keyword, all_keyword)
@@ -109,6 +116,13 @@ class Retriever:
         return [Passage(chunk_id=i, doc_id=chunks[i].doc_id, start=chunks[i].start, end=chunks[i].end,
                         score=float(scores[i]), dense=float(dense.get(i, 0.0)),
                         keyword=float(keyword.get(i, 0.0))) for i in ranked]
+
+    @property
+    def versions(self) -> VersionClusters:
+        """The version clusters of this generation, read on first use."""
+        if self._versions is None:
+            self._versions = VersionClusters(self.records)
+        return self._versions
 
     def fusion_weight(self, question: str) -> float:
         """The dense side's share of the fused score for this query."""

@@ -26,6 +26,7 @@ from index.french import ANALYZER_VERSION, analyze, analyzer_identity
 from index.keyword import KeywordIndex
 from index.loader import FileLoader
 from index.locking import writer_lock
+from index.minhash import to_bytes
 from index.records import ChunkRecord, DocumentRecord, Records
 from index.stores import ChromaConfig, VectorStore, check_collection_name, wipe_embedded_store
 from index.vector_sync import (
@@ -35,6 +36,7 @@ from index.vector_sync import (
     open_vector_store,
     push_chunks,
 )
+from index.version_links import VersionLinker, adopt_versions, open_linker
 from index.walk import root_problem, scan
 
 Progress = Callable[[int, int, str], None]
@@ -116,6 +118,7 @@ class Indexer:
         self.follow_symlinks = follow_symlinks
         self.loader = FileLoader(loader_timeout, max_file_bytes)
         self._vectors: VectorStore | None = None
+        self._linker: VersionLinker | None = None  # one writing operation's; built on first use
 
     def close(self) -> None:
         self.loader.close()
@@ -175,10 +178,14 @@ class Indexer:
                 report.repaired = self._rebuild_vectors()
             else:
                 report.repaired = self._reconcile_vectors()
+            adopt_versions(self.records)
             wanted_roots = _covering_roots([Path(r).resolve() for r in roots], self.records.roots()) if roots \
                 else [Path(r) for r in self.records.roots()]
-            for root in wanted_roots:
-                self._sync_root(root, report, progress, transform)
+            try:
+                for root in wanted_roots:
+                    self._sync_root(root, report, progress, transform)
+            finally:
+                self._linker = None  # its LSH may hold what a failed transaction did not record
             self._finish(report)
         report.documents_total, report.chunks_total = self.records.counts()
         report.seconds = time.perf_counter() - started
@@ -353,6 +360,8 @@ class Indexer:
         all_vectors = {**cached, **fresh}
         now = time.time()
         old_ids: list[str] = []
+        self._linker = self._linker or open_linker(self.records)
+        versions = {d.doc_id: self._linker.link(d.doc_id, d.text[d.body_start:]) for d, _, _ in batch}
         with self.records.transaction() as tx:
             tx.put_vectors(fresh)
             for dispatch, _, prepared in batch:
@@ -360,6 +369,9 @@ class Indexer:
                 tx.put_document(_document_record(dispatch, root_key, len(prepared), now))
                 tx.put_chunks(p.record for p in prepared)
                 tx.include(dispatch.doc_id)
+                sig, links = versions[dispatch.doc_id]
+                tx.put_versions(dispatch.doc_id, to_bytes(sig), links)
+        self._linker.committed()
         new_ids = {p.record.chunk_id for _, _, prepared in batch for p in prepared}
         store = self.vector_store()
         stale = [i for i in old_ids if i not in new_ids]

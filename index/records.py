@@ -46,6 +46,11 @@ CREATE TABLE IF NOT EXISTS chunks (
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
 CREATE TABLE IF NOT EXISTS vectors (embed_hash TEXT PRIMARY KEY, vector BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS excluded (doc_id TEXT PRIMARY KEY, content_hash TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS signatures (doc_id TEXT PRIMARY KEY, signature BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS version_links (
+    doc_a TEXT NOT NULL, doc_b TEXT NOT NULL, jaccard REAL NOT NULL, PRIMARY KEY (doc_a, doc_b)
+);
+CREATE INDEX IF NOT EXISTS version_links_b ON version_links(doc_b);
 """
 
 
@@ -233,6 +238,36 @@ class Records:
         with self._lock:
             return dict(self._db.execute("SELECT doc_id, content_hash FROM excluded").fetchall())
 
+    # -- versions (index/version_links.py) --------------------------------------------------------
+    def signatures(self) -> list[tuple[str, bytes]]:
+        """(doc_id, MinHash signature bytes) of every document that has one."""
+        with self._lock:
+            return self._db.execute("SELECT doc_id, signature FROM signatures").fetchall()
+
+    def unsigned_documents(self) -> list[str]:
+        """Documents indexed before signatures were kept (or since their identity changed)."""
+        with self._lock:
+            return [r[0] for r in self._db.execute(
+                "SELECT doc_id FROM documents WHERE doc_id NOT IN (SELECT doc_id FROM signatures) ORDER BY doc_id")]
+
+    def version_links(self) -> list[tuple[str, str]]:
+        """Every pair of documents that are versions of each other (doc_a < doc_b)."""
+        with self._lock:
+            return self._db.execute("SELECT doc_a, doc_b FROM version_links").fetchall()
+
+    def bodies(self, doc_ids: Iterable[str]) -> dict[str, str]:
+        """doc_id -> text after its header (what versions are compared on)."""
+        ids = list(dict.fromkeys(doc_ids))
+        out: dict[str, str] = {}
+        with self._lock:
+            for i in range(0, len(ids), 500):
+                part = ids[i:i + 500]
+                for doc_id, text, body_start in self._db.execute(
+                        f"SELECT doc_id, text, body_start FROM documents WHERE doc_id IN ({','.join('?' * len(part))})",
+                        part):
+                    out[doc_id] = text[body_start:]
+        return out
+
     # -- vectors ----------------------------------------------------------------------------
     def vectors(self, embed_hashes: Iterable[str] | None = None) -> dict[str, np.ndarray]:
         """Stored vectors by embed hash; all of them when no hashes are given."""
@@ -293,7 +328,20 @@ class _Transaction:
         ids = [r[0] for r in self.db.execute("SELECT chunk_id FROM chunks WHERE doc_id = ?", (doc_id,))]
         self.db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
         self.db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
+        self.db.execute("DELETE FROM signatures WHERE doc_id = ?", (doc_id,))
+        self.db.execute("DELETE FROM version_links WHERE doc_a = ? OR doc_b = ?", (doc_id, doc_id))
         return ids
+
+    def put_versions(self, doc_id: str, signature: bytes, links: Iterable[tuple[str, float]]) -> None:
+        """A document's MinHash signature and its links to the versions already recorded."""
+        self.db.execute("INSERT OR REPLACE INTO signatures VALUES (?, ?)", (doc_id, signature))
+        self.db.executemany("INSERT OR REPLACE INTO version_links VALUES (?, ?, ?)",
+                            [(min(doc_id, o), max(doc_id, o), j) for o, j in links if o != doc_id])
+
+    def clear_versions(self) -> None:
+        """Signatures of another identity (index/minhash.py): computed again, links with them."""
+        self.db.execute("DELETE FROM signatures")
+        self.db.execute("DELETE FROM version_links")
 
     def put_chunks(self, chunks: Iterable[ChunkRecord]) -> None:
         self.db.executemany(
@@ -318,7 +366,7 @@ class _Transaction:
 
     def clear_all(self) -> None:
         # `excluded` stays: a document the user removed must not come back with a re-embed.
-        for table in ("documents", "chunks", "vectors"):
+        for table in ("documents", "chunks", "vectors", "signatures", "version_links"):
             self.db.execute(f"DELETE FROM {table}")
         self.db.execute("DELETE FROM meta WHERE key IN ('embedding_model', 'dimension', 'chunking', "
                         "'chroma_generation')")

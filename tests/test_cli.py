@@ -39,7 +39,7 @@ DEFAULT_IDENTITY = Embedder(Settings().embedding_model, Settings().embedding_bac
 DEFAULT_BACKEND = DEFAULT_IDENTITY.rsplit("|", 1)[1]  # `auto` resolved for the default model
 OTHER_BACKEND = "torch" if DEFAULT_BACKEND != "torch" else "int8"
 CITATION_KEYS = {"marker", "doc_id", "source_path", "title", "date", "source", "quote", "start", "end", "score",
-                 "highlight", "speaker"}
+                 "highlight", "speaker", "versions"}
 
 
 def check_answer_contract(answer: dict, texts: dict[str, str]) -> None:

@@ -69,9 +69,15 @@ def records_self_consistent(data: Path) -> None:
         orphans = db.execute("SELECT COUNT(*) FROM chunks WHERE doc_id NOT IN (SELECT doc_id FROM documents)").fetchone()[0]
         no_vector = db.execute(
             "SELECT COUNT(*) FROM chunks WHERE embed_hash NOT IN (SELECT embed_hash FROM vectors)").fetchone()[0]
+        # Version signatures and links are written with their document: none missing, none dangling.
+        unsigned = db.execute(
+            "SELECT COUNT(*) FROM documents WHERE doc_id NOT IN (SELECT doc_id FROM signatures)").fetchone()[0]
+        dangling = db.execute(
+            "SELECT COUNT(*) FROM version_links WHERE doc_a NOT IN (SELECT doc_id FROM documents) "
+            "OR doc_b NOT IN (SELECT doc_id FROM documents)").fetchone()[0]
     finally:
         db.close()
-    assert (bad, orphans, no_vector) == (0, 0, 0)
+    assert (bad, orphans, no_vector, unsigned, dangling) == (0, 0, 0, 0, 0)
 
 
 def kill_when(corpus: Path, data: Path, condition: Callable[[subprocess.Popen], bool]) -> bool:

@@ -126,9 +126,13 @@ def records_snapshot(data: Path) -> dict[str, Any]:
                   db.execute("SELECT chunk_id, doc_id, ordinal, start, end, embed_hash FROM chunks")}
         excluded = dict(db.execute("SELECT doc_id, content_hash FROM excluded"))
         hashes = {r[0] for r in db.execute("SELECT embed_hash FROM vectors")}
+        links = set(db.execute("SELECT doc_a, doc_b FROM version_links"))
+        unsigned = db.execute(
+            "SELECT COUNT(*) FROM documents WHERE doc_id NOT IN (SELECT doc_id FROM signatures)").fetchone()[0]
     finally:
         db.close()
-    return {"documents": docs, "chunks": chunks, "excluded": excluded, "vector_hashes": hashes}
+    return {"documents": docs, "chunks": chunks, "excluded": excluded, "vector_hashes": hashes,
+            "version_links": links, "unsigned": unsigned}
 
 
 def records_generation(data: Path) -> int:
@@ -501,6 +505,10 @@ def make_machine(embedder: Any, base: Path) -> type[RuleBasedStateMachine]:
             assert got["documents"] == want["documents"], "documents differ from a fresh index"
             assert got["chunks"] == want["chunks"], "chunks differ from a fresh index"
             assert got["excluded"].keys() == self.excluded.keys()
+            # Version clusters follow every change as if indexed afresh (the drawn texts share sentences).
+            assert got["version_links"] == want["version_links"], "version links differ from a fresh index"
+            assert got["unsigned"] == 0, "a document without its MinHash signature"
+            COUNTS["runs_with_version_links"] += bool(got["version_links"])
             assert set(state.chroma_chunk_ids) == set(want["chunks"])
             assert chroma_metadata(self.settings) == want_meta, "Chroma metadata differs from a fresh index"
             wanted_hashes = {c[4] for c in want["chunks"].values()}
