@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.answer import question_type
 from assistant.highlight import WEIGHTS_PATH, highlight_span, rule_span
 from assistant.metrics import span_exact_match, span_f1
+from assistant.question_kind import question_type
 from assistant.questions import load_questions
 from assistant.span_features import candidate_spans
 

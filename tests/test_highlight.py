@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from assistant.answer import question_type
 from assistant.highlight import highlight_span
 from assistant.metrics import dangling_answer, highlighted_text, normalize_span, span_exact_match, span_f1
+from assistant.question_kind import question_type
 
 
 def _hl(question: str, quote: str) -> str | None:
