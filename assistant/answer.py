@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.antecedent import lead_sentence, quote_start
+from assistant.date_mentions import quote_dates
 from assistant.highlight import highlight_span
 from assistant.language import question_language
 from assistant.retrieval import Passage
@@ -40,6 +41,8 @@ class Citation:
     score: float
     # Document offsets, inside start..end, of the few words that answer (assistant/highlight.py).
     highlight: dict[str, int] | None = None
+    # Date mentions inside the quote, resolved against the dispatch's date (assistant/date_mentions.py).
+    dates: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -464,7 +467,8 @@ def _citation(marker: int | None, cand: Candidate) -> Citation:
     doc = cand.doc
     return Citation(marker=marker, doc_id=doc.doc_id, source_path=doc.source_path, title=doc.title,
                     date=doc.date, source=doc.source, quote=doc.text[cand.start:cand.end], start=cand.start,
-                    end=cand.end, score=round(float(cand.score), 4))
+                    end=cand.end, score=round(float(cand.score), 4),
+                    dates=quote_dates(doc.text, cand.start, cand.end, doc.date))
 
 
 def _one_line(text: str) -> str:
