@@ -63,11 +63,13 @@ _PATTERNS: list[tuple[str, str]] = [
                   rf"(?:\s+(?P<y>\d{{4}}))?{_E}"),
     ("month_day", rf"{_B}(?P<mon>{'|'.join(_EN_MONTHS)})\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s+(?P<y>\d{{4}}))?{_E}"),
     ("month_year", rf"{_B}(?P<mon>{_MONTH})\s+(?P<y>\d{{4}}){_E}"),
-    ("month", rf"{_B}(?i:en|depuis|courant|fin|d[ée]but|d[èe]s|mi|in|since|until|jusqu'en|jusqu’en)[\s-]+"
+    ("month", rf"(?:{_B}(?i:en|depuis|courant|fin|d[ée]but|d[èe]s|mi|avant|apr[eè]s|in|since|until|before|after|"
+              rf"jusqu'en|jusqu’en)[\s-]+|{_B}(?i:mois)\s+(?i:de\s+|d'|d’))"
               rf"(?P<t>(?P<mon>{_MONTH})(?!\s+\d{{4}})(?:\s+(?P<rel>{_LAST}|{_NEXT}))?){_E}"),
     ("weekday", rf"{_B}(?P<wd>{_DAY})(?:\s+(?P<rel>{_LAST}|{_NEXT}))?{_E}"),
     ("en_weekday", rf"{_B}(?P<rel>(?i:last|next))\s+(?P<wd>{'|'.join(_EN_DAYS)}){_E}"),
-    ("relday", rf"{_B}(?P<rd>(?i:avant-hier|apr[eè]s-demain|hier|aujourd'hui|aujourd’hui|demain|yesterday|today|"
+    # "d'aujourd'hui" is "of our time", not a day
+    ("relday", rf"{_B}(?P<rd>(?i:avant-hier|apr[eè]s-demain|hier|(?<!d')(?<!d’)aujourd['’]hui|demain|yesterday|today|"
                rf"tomorrow)){_E}"),
     ("week", rf"{_B}(?P<wk>(?i:la\s+semaine\s+(?:derni[eè]re|pass[ée]e|prochaine)|cette\s+semaine|"
              rf"(?:last|next|this)\s+week)){_E}"),

@@ -96,3 +96,33 @@ def test_the_terminal_quote_shows_dates_and_keeps_its_highlight():
     dated, moved = dated_quote(quote, start, hl, quote_dates(text, start, len(text), FRIDAY))
     assert quote_parts(dated, start, moved) == ("Poutine a appelé vendredi (14 mars 2025) ", "les soldats",
                                                 " à se rendre.")
+
+
+def test_month_after_le_mois_de_and_avant():
+    assert mentions("dès le mois d'avril, puis avant septembre", "2020-06-23") == [("avril", "2020-04"),
+                                                                                   ("septembre", "2020-09")]
+
+
+def test_d_aujourd_hui_is_not_a_day():
+    assert mentions("les principes d'aujourd'hui") == []
+    assert mentions("celles d’hier") == [("hier", "2025-03-13")]
+
+
+def test_labelled_set_accuracy_stays_above_the_floor():
+    from assistant.bench_dates import DEFAULT_LABELS, load_labels, score
+
+    items = load_labels(DEFAULT_LABELS)
+    report = score(items)
+    assert report["mentions"] >= 100 and report["coarse_mentions"] >= 20
+    assert report["accuracy"] >= 0.95
+    assert report["coverage"] >= 0.95
+    assert report["resolved_despite_coarse_date"] == 0
+
+
+def test_bad_label_lines_name_the_file_line_and_field(tmp_path):
+    from assistant.bench_dates import load_labels
+
+    path = tmp_path / "labels.jsonl"
+    path.write_text('{"sentence": "hier", "mention": "hier", "offset": 0, "value": null}\n', encoding="utf-8")
+    with pytest.raises(ValueError, match=r"labels.jsonl:1: missing field 'article_date'"):
+        load_labels(path)
