@@ -9,7 +9,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any, Literal
 
-from assistant import bench, bench_dates, evaluate
+from assistant import bench, bench_dates, evaluate, timeline_cli
 from assistant.errors import CommandError, DispatchQAError
 from assistant.progress import ProgressBar
 from assistant.reporting import print_json
@@ -69,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = subparsers.add_parser("serve", parents=[common], help="start the web chat")
     p.add_argument("--no-seed", action="store_true", help="do not index seeds/ when the index is empty")
     p.set_defaults(handler=cmd_serve)
+    timeline_cli.register(subparsers, common)
     evaluate.register(subparsers, common)
     bench_dates.add_parser(bench.register(subparsers, common), common)
     return parser
