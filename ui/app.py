@@ -24,6 +24,7 @@ from ui.layout import ChatTab, LibraryTab, chat_tab, dispatch_placeholder, libra
 from ui.library import UPLOAD_SUFFIXES, store_uploads, upload_file_of
 from ui.stream import accumulate, answer_events
 from ui.theme import CSS, theme
+from ui.timeline import timeline_tab
 
 if TYPE_CHECKING:
     from assistant.pipeline import Pipeline
@@ -351,6 +352,8 @@ def build_app(pipeline: Pipeline, settings: Settings) -> gr.Blocks:
                 chat = chat_tab(EXAMPLES)
             with gr.Tab("Library", id="library", elem_id="dq-tab-library"):
                 library = library_tab()
+            with gr.Tab("Chronologie", id="timeline", elem_id="dq-tab-timeline"):
+                timeline_tab(pipeline, [chat.date_from, chat.date_to, chat.sources])
         views = [seen_generation, status, library.table, library.count_note, chat.sources]
         assert len(views) == LIBRARY_VIEWS
         _wire_chat(cb, chat, turns)
