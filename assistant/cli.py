@@ -226,6 +226,7 @@ def render_answer(answer: Any, bold: bool = False) -> str:
 
 
 def _source_lines(head: str, c: Any, bold: bool = False, language: str = "fr") -> list[str]:
+    from assistant.date_mentions import dated_quote
     from assistant.highlight import quote_parts
 
     meta = " — ".join(x for x in (c.title or c.doc_id, c.date or "undated", c.source or "agency not stated") if x)
@@ -234,21 +235,6 @@ def _source_lines(head: str, c: Any, bold: bool = False, language: str = "fr") -
     before, mid, after = quote_parts(dated, c.start, highlight)
     quote = before + (f"\033[1m{mid}\033[0m" if bold and mid else mid) + after
     return [f"{head} {meta}", f"    {c.source_path} [{c.start}:{c.end}]", f"    « {quote} »"]
-
-
-def dated_quote(quote: str, start: int, highlight: dict[str, int] | None, dates: list[dict[str, Any]] | None,
-                language: str = "fr") -> tuple[str, dict[str, int] | None]:
-    """The quote with each resolved date beside its words ("vendredi (14 mars 2025)"), and its
-    highlight moved to match (offsets in the returned string, counted from `start`)."""
-    from assistant.date_mentions import with_dates
-
-    lo, hi = ((highlight["start"] - start, highlight["end"] - start) if highlight else (-1, -1))
-    if not 0 <= lo < hi <= len(quote):
-        return with_dates(quote, start, dates or [], language), None
-    parts = [with_dates(quote[a:b], start + a, dates or [], language)
-             for a, b in ((0, lo), (lo, hi), (hi, len(quote)))]
-    new_lo = start + len(parts[0])
-    return "".join(parts), {"start": new_lo, "end": new_lo + len(parts[1])}
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:

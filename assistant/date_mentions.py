@@ -19,7 +19,7 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
-__all__ = ["DateMention", "find_date_mentions", "format_value", "quote_dates"]
+__all__ = ["DateMention", "dated_quote", "find_date_mentions", "format_value", "quote_dates", "with_dates"]
 
 _FR_MONTHS = ("janvier", "f[ée]vrier", "mars", "avril", "mai", "juin", "juillet", "ao[uû]t", "septembre",
               "octobre", "novembre", "d[ée]cembre")
@@ -278,3 +278,16 @@ def with_dates(quote: str, quote_start: int, dates: list[dict[str, Any]], langua
         out += [quote[pos:hi], f" ({shown})"]
         pos = hi
     return "".join(out) + quote[pos:]
+
+
+def dated_quote(quote: str, start: int, highlight: dict[str, int] | None, dates: list[dict[str, Any]] | None,
+                language: str = "fr") -> tuple[str, dict[str, int] | None]:
+    """The quote with each resolved date beside its words ("vendredi (14 mars 2025)"), and its
+    highlight moved to match (offsets in the returned string, counted from `start`)."""
+    lo, hi = ((highlight["start"] - start, highlight["end"] - start) if highlight else (-1, -1))
+    if not 0 <= lo < hi <= len(quote):
+        return with_dates(quote, start, dates or [], language), None
+    parts = [with_dates(quote[a:b], start + a, dates or [], language)
+             for a, b in ((0, lo), (lo, hi), (hi, len(quote)))]
+    new_lo = start + len(parts[0])
+    return "".join(parts), {"start": new_lo, "end": new_lo + len(parts[1])}

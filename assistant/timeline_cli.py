@@ -48,7 +48,7 @@ def cmd_timeline(args: argparse.Namespace, settings: Any) -> int:
 
 def render_timeline(data: dict[str, Any]) -> str:
     """The timeline as terminal text: date, where it comes from, the dispatch, the dated quote."""
-    from assistant.cli import dated_quote
+    from assistant.date_mentions import dated_quote
     from assistant.highlight import quote_parts
 
     en = data.get("language") == "en"

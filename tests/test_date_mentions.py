@@ -86,7 +86,7 @@ def test_rendering_puts_the_date_beside_the_words():
 
 
 def test_the_terminal_quote_shows_dates_and_keeps_its_highlight():
-    from assistant.cli import dated_quote
+    from assistant.date_mentions import dated_quote
     from assistant.highlight import quote_parts
 
     text = "Intro. Poutine a appelé vendredi les soldats à se rendre."
