@@ -38,7 +38,7 @@ DEFAULT_IDENTITY = Embedder(Settings().embedding_model, Settings().embedding_bac
 DEFAULT_BACKEND = DEFAULT_IDENTITY.rsplit("|", 1)[1]  # `auto` resolved for the default model
 OTHER_BACKEND = "torch" if DEFAULT_BACKEND != "torch" else "int8"
 CITATION_KEYS = {"marker", "doc_id", "source_path", "title", "date", "source", "quote", "start", "end", "score",
-                 "highlight"}
+                 "highlight", "dates"}
 
 
 def check_answer_contract(answer: dict, texts: dict[str, str]) -> None:
@@ -55,6 +55,10 @@ def check_answer_contract(answer: dict, texts: dict[str, str]) -> None:
         assert c["quote"].strip()
         if c["highlight"] is not None:
             assert c["start"] <= c["highlight"]["start"] < c["highlight"]["end"] <= c["end"]
+        for d in c["dates"]:
+            assert c["start"] <= d["start"] < d["end"] <= c["end"]
+            assert texts[c["doc_id"]][d["start"]:d["end"]] == d["text"]
+            assert d["value"] is None or re.fullmatch(r"\d{4}-\d{2}(-\d{2})?", d["value"])
     assert all(c["marker"] is None for c in answer["related"])
     referenced = [int(m) for m in re.findall(r"\[(\d+)\]", answer["answer"])]
     assert list(dict.fromkeys(referenced)) == markers, "markers numbered in order of first appearance"
