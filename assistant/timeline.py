@@ -11,7 +11,7 @@ its citation is built by the same code as an answer's citations, so every field 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from assistant.answer import SCHEMA_VERSION, Candidate, Citation, _candidates, _citation
@@ -74,11 +74,14 @@ def collapse_versions(entries: Sequence[TimelineEntry]) -> list[TimelineEntry]:
 
 
 def _key_candidate(cands: list[Candidate]) -> Candidate:
-    def worth(c: Candidate) -> tuple[bool, float]:
+    """The best sentence that stands on its own; one opening on "il" after a paragraph break only when
+    none does, quoted from the sentence before it that names the subject (one exact span)."""
+    def worth(c: Candidate) -> tuple[int, float]:
         dated = any(d["value"] for d in quote_dates(c.doc.text, c.start, c.end, c.doc.date))
-        return (c.standalone or c.lead is not None, c.score + (DATED_BONUS if dated else 0.0))
+        return (2 if c.standalone else 1 if c.lead is not None else 0, c.score + (DATED_BONUS if dated else 0.0))
 
-    return max(cands, key=worth)
+    best = max(cands, key=worth)
+    return replace(best, start=best.lead[0], standalone=True, lead=None) if best.lead is not None else best
 
 
 def _entry(cand: Candidate) -> TimelineEntry:
