@@ -57,6 +57,8 @@ def test_the_seeds_kursk_timeline(seeds_pipeline):
         doc = seeds_pipeline.document(e.doc_id)
         assert doc["text"][e.citation.start:e.citation.end] == e.citation.quote
         assert not e.citation.quote.startswith("Il ")  # a key sentence stands on its own
+    # An English query lists the French dispatches through the model's similarity.
+    assert {e.doc_id for e in seeds_pipeline.timeline("What did Trump ask Putin?")} == {SEED_DATED, SEED_UNDATED}
     assert [e.citation.marker for e in entries] == [1, 2]
 
 
