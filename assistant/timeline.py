@@ -74,11 +74,13 @@ def collapse_versions(entries: Sequence[TimelineEntry]) -> list[TimelineEntry]:
 
 
 def _key_candidate(cands: list[Candidate]) -> Candidate:
-    """The best sentence that stands on its own; one opening on "il" after a paragraph break only when
-    none does, quoted from the sentence before it that names the subject (one exact span)."""
-    def worth(c: Candidate) -> tuple[int, float]:
+    """The best sentence saying any of the query's words, one standing on its own first; one opening on
+    "il" after a paragraph break is quoted from the sentence before it that names the subject (one
+    exact span)."""
+    def worth(c: Candidate) -> tuple[bool, int, float]:
         dated = any(d["value"] for d in quote_dates(c.doc.text, c.start, c.end, c.doc.date))
-        return (2 if c.standalone else 1 if c.lead is not None else 0, c.score + (DATED_BONUS if dated else 0.0))
+        return (c.coverage > 0, 2 if c.standalone else 1 if c.lead is not None else 0,
+                c.score + (DATED_BONUS if dated else 0.0))
 
     best = max(cands, key=worth)
     return replace(best, start=best.lead[0], standalone=True, lead=None) if best.lead is not None else best

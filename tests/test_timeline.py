@@ -109,3 +109,29 @@ def test_cli_timeline_json_and_errors(cli, seeds_settings):
     assert data["entries"][0]["date"] == "2025-03" and data["entries"][0]["citation"]["dates"][0]["value"] is None
     bad = cli("timeline", "Koursk", "--json", "--date-from", "mars", "--data-dir", seeds_settings.data_dir)
     assert bad.code == 1 and "date_from: 'mars' is not a date" in bad.json["error"]
+
+
+def _record(doc_id: str, text: str, date: str | None):
+    from index.records import DocumentRecord
+
+    return DocumentRecord(doc_id=doc_id, root="/r", source_path=f"/r/{doc_id}", title=text.split("\n")[0], date=date,
+                          date_min=None, date_max=None, source=None, language="fr", text=text, body_start=0,
+                          content_hash="", n_chunks=1, indexed_at=0.0)
+
+
+def test_build_timeline_on_plain_records():
+    from assistant.retrieval import Passage
+    from assistant.timeline import build_timeline
+
+    pronoun = "Trêve\n\nPoutine a parlé jeudi à Moscou.\n\nIl a évoqué mardi la région de Koursk."
+    other = "Météo\n\nIl a plu samedi sur la Bretagne."
+    docs = {"p": _record("p", pronoun, "2025-03-14"), "o": _record("o", other, "2025-03-15")}
+    passages = [Passage("p#0", "p", 7, len(pronoun), 1.0, 0.5, 1.0), Passage("o#0", "o", 7, len(other), 0.5, 0.5, 0.0)]
+    entries = build_timeline("Koursk", passages, docs, {"koursk": 3.0})
+    assert [e.doc_id for e in entries] == ["p"]  # the weather dispatch holds none of the query's words
+    c = entries[0].citation
+    # The pronoun's sentence is quoted from the sentence naming its subject: one exact span.
+    assert c.quote == pronoun[pronoun.index("Poutine"):]
+    assert [(d["text"], d["value"]) for d in c.dates] == [("jeudi", "2025-03-13"), ("mardi", "2025-03-11")]
+    assert (entries[0].date, entries[0].date_from) == ("2025-03-13", "event")
+    assert build_timeline("Koursk", passages, docs, {"koursk": 3.0}, dense_floor=0.4)[1].doc_id == "o"
