@@ -15,6 +15,7 @@ from typing import Any
 
 from assistant.antecedent import lead_sentence, quote_start
 from assistant.attribution import quote_speaker
+from assistant.date_mentions import quote_dates
 from assistant.disagreement import Claim, compose_text, disagreeing_sides
 from assistant.highlight import highlight_span
 from assistant.language import question_language
@@ -46,6 +47,8 @@ class Citation:
     speaker: str | None = None
     # The other versions of the cited dispatch: [{"doc_id", "title", "date", "source"}] (assistant/versions.py).
     versions: list[dict[str, Any]] = field(default_factory=list)
+    # Date mentions inside the quote, resolved against the dispatch's date (assistant/date_mentions.py).
+    dates: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -459,7 +462,9 @@ def _citation(marker: int | None, cand: Candidate) -> Citation:
     return Citation(marker=marker, doc_id=doc.doc_id, source_path=doc.source_path, title=doc.title,
                     date=doc.date, source=doc.source, quote=doc.text[cand.start:cand.end], start=cand.start,
                     end=cand.end, score=round(float(cand.score), 4),
-                    speaker=quote_speaker(doc.text, cand.start, cand.end))
+                    speaker=quote_speaker(doc.text, cand.start, cand.end),
+                    dates=quote_dates(doc.text, cand.start, cand.end, doc.date))
+
 
 
 def _one_line(text: str) -> str:

@@ -9,7 +9,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any, Literal
 
-from assistant import bench, evaluate
+from assistant import bench, bench_dates, evaluate, timeline_cli
 from assistant.errors import CommandError, DispatchQAError
 from assistant.progress import ProgressBar
 from assistant.reporting import print_json
@@ -69,8 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = subparsers.add_parser("serve", parents=[common], help="start the web chat")
     p.add_argument("--no-seed", action="store_true", help="do not index seeds/ when the index is empty")
     p.set_defaults(handler=cmd_serve)
+    timeline_cli.register(subparsers, common)
     evaluate.register(subparsers, common)
-    bench.register(subparsers, common)
+    bench_dates.add_parser(bench.register(subparsers, common), common)
     return parser
 
 
@@ -218,22 +219,25 @@ def render_answer(answer: Any, bold: bool = False) -> str:
     if answer.citations:
         lines.append("Sources:")
         for c in answer.citations:
-            lines += _source_lines(f"[{c.marker}]", c, bold, en)
+            lines += _source_lines(f"[{c.marker}]", c, bold, answer.language)
     if answer.related:
         lines.append("Related passages (not citations):" if answer.language == "en"
                      else "Passages liés (pas des citations) :")
         for c in answer.related:
-            lines += _source_lines("-", c, en=en)
+            lines += _source_lines("-", c, language=answer.language)
     return "\n".join(lines).rstrip()
 
 
-def _source_lines(head: str, c: Any, bold: bool = False, en: bool = False) -> list[str]:
+def _source_lines(head: str, c: Any, bold: bool = False, language: str = "fr") -> list[str]:
+    from assistant.date_mentions import dated_quote
     from assistant.highlight import quote_parts
 
     meta = " — ".join(x for x in (c.title or c.doc_id, c.date or "undated", c.source or "agency not stated") if x)
     if getattr(c, "speaker", None):
-        meta += (" — according to " if en else " — selon ") + c.speaker
-    before, mid, after = quote_parts(c.quote, c.start, getattr(c, "highlight", None))
+        meta += (" — according to " if language == "en" else " — selon ") + c.speaker
+    dated, highlight = dated_quote(c.quote, c.start, getattr(c, "highlight", None), getattr(c, "dates", None),
+                                   language)
+    before, mid, after = quote_parts(dated, c.start, highlight)
     quote = before + (f"\033[1m{mid}\033[0m" if bold and mid else mid) + after
     return [f"{head} {meta}", f"    {c.source_path} [{c.start}:{c.end}]", f"    « {quote} »"]
 

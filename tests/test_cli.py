@@ -39,7 +39,7 @@ DEFAULT_IDENTITY = Embedder(Settings().embedding_model, Settings().embedding_bac
 DEFAULT_BACKEND = DEFAULT_IDENTITY.rsplit("|", 1)[1]  # `auto` resolved for the default model
 OTHER_BACKEND = "torch" if DEFAULT_BACKEND != "torch" else "int8"
 CITATION_KEYS = {"marker", "doc_id", "source_path", "title", "date", "source", "quote", "start", "end", "score",
-                 "highlight", "speaker", "versions"}
+                 "highlight", "speaker", "versions", "dates"}
 
 
 def check_answer_contract(answer: dict, texts: dict[str, str]) -> None:
@@ -57,6 +57,10 @@ def check_answer_contract(answer: dict, texts: dict[str, str]) -> None:
         if c["highlight"] is not None:
             assert c["start"] <= c["highlight"]["start"] < c["highlight"]["end"] <= c["end"]
         assert c["speaker"] is None or (isinstance(c["speaker"], str) and c["speaker"].strip())
+        for d in c["dates"]:
+            assert c["start"] <= d["start"] < d["end"] <= c["end"]
+            assert texts[c["doc_id"]][d["start"]:d["end"]] == d["text"]
+            assert d["value"] is None or re.fullmatch(r"\d{4}-\d{2}(-\d{2})?", d["value"])
     assert all(c["marker"] is None for c in answer["related"])
     if answer["disagreement"] is not None:  # each side: its citation's speaker and its markers
         assert len(answer["disagreement"]) >= 2

@@ -27,6 +27,7 @@ from ui.library_view import selected_html
 from ui.stream import accumulate, answer_events
 from ui.theme import CSS, theme
 from ui.theme_core import CORE_CSS
+from ui.timeline import timeline_html, timeline_tab
 from ui.versions import versions_diff_html
 
 if TYPE_CHECKING:
@@ -173,9 +174,9 @@ class ChatCallbacks(LibraryCallbacks):
         sources = render.sources_html(kept[last]["answer"], last) if last is not None else \
             render.sources_html(None, 0, lang)
         # Tab names are drawn once by Gradio: set again in case the stored choice is not the browser's language.
-        tabs = (gr.Tab(label=text(lang, "tab_chat")), gr.Tab(label=text(lang, "tab_library")))
+        tabs = tuple(gr.Tab(label=text(lang, key)) for key in ("tab_chat", "tab_library", "tab_timeline"))
         return (lang, kept, transcript(kept, lang), sources, dispatch_placeholder(lang),
-                selected_html(None, lang), *tabs, *self.library_views(query, lang))
+                selected_html(None, lang), timeline_html(None, lang=lang), *tabs, *self.library_views(query, lang))
 
     # API -----------------------------------------------------------------------------------------
     def api_ask(self, question: str, date_from: str = "", date_to: str = "", sources: list[str] | None = None,
@@ -299,6 +300,8 @@ def build_app(pipeline: Pipeline, settings: Settings) -> gr.Blocks:
                 chat = chat_tab(EXAMPLES)
             with gr.Tab(label("tab_library"), id="library", elem_id="dq-tab-library") as library_tab_box:
                 library = library_tab()
+            with gr.Tab(label("tab_timeline"), id="timeline", elem_id="dq-tab-timeline") as timeline_tab_box:
+                timeline_view = timeline_tab(pipeline, [chat.date_from, chat.date_to, chat.sources])
         views = [seen_generation, status, library.table, library.count_note, chat.sources]
         assert len(views) == LIBRARY_VIEWS
         switch.click(None, js=SWITCH_LANGUAGE_JS)
@@ -308,7 +311,7 @@ def build_app(pipeline: Pipeline, settings: Settings) -> gr.Blocks:
         browser_language = gr.Textbox(visible=False, elem_id="dq-browser-language")
         demo.load(cb.on_load, inputs=[browser_language, turns, library.search], js=LOAD_LANGUAGE_JS,
                   outputs=[lang, turns, chat.transcript, chat.sources_panel, chat.dispatch, library.selected,
-                           chat_tab_box, library_tab_box, *views],
+                           timeline_view, chat_tab_box, library_tab_box, timeline_tab_box, *views],
                   **_CHEAP)
         gr.api(cb.ask_endpoint, api_name="ask")
         gr.api(cb.index_status, api_name="index_status", concurrency_limit=None)

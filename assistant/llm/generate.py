@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from assistant.answer import Answer, AnswerSentence, Citation
+from assistant.date_mentions import quote_dates
 from assistant.llm.backends import LLMConfigError, LLMOptions, LLMUnavailable, build_llm, describe_failure, probe
 from assistant.llm.markdown import MarkdownStream, urls_in
 from assistant.llm.prompt import Source, build_messages, looks_like_instruction, new_tag
@@ -166,7 +167,8 @@ def _generative_answer(question: str, checked: list[CheckedClaim], sources: dict
             start, end = src.start, src.end
         citations.append(Citation(marker=marker, doc_id=src.doc_id, source_path=src.source_path, title=src.title,
                                   date=src.date, source=src.source, quote=src.doc_text[start:end], start=start,
-                                  end=end, score=round(float(best.score), 4)))
+                                  end=end, score=round(float(best.score), 4),
+                                  dates=quote_dates(src.doc_text, start, end, src.date)))
     sentences: list[AnswerSentence] = []
     parts: list[str] = []
     for c in checked:
