@@ -63,7 +63,7 @@ def test_the_chronologie_tab_lists_the_seed_events_in_date_order(tmp_path_factor
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=executable, args=["--no-sandbox", "--disable-gpu"])
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="fr-FR")  # a French page
             page.set_default_timeout(120_000)
             page.goto(url, wait_until="load")
             page.get_by_role("tab", name="Chronologie").click()
