@@ -108,7 +108,9 @@ class Settings:
 
     # Answering
     answer_max_sentences: int = field(default=2, metadata=_doc(
-        "Sentences in an answer, extractive or generative (1 to 3)."))
+        "Most sentences in an answer, extractive or generative (1 to 3); an extractive answer adds one "
+        "after the first only when it adds support (a question term or the kind of answer asked for) or "
+        "scores nearly as high as the first."))
     abstain_threshold: float = field(default=0.35, metadata=_doc(
         "Lexical evidence (IDF share of the question's words found in the best sentence and passage) "
         "below which the assistant abstains, unless the dense evidence below vouches (0 never abstains)."))
