@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ui.i18n import text
+from ui.reasons import refusal_reason
 from ui.render import esc
 
 DOCUMENT_COLUMN_KEYS = ("col_title", "col_date", "col_source", "col_chunks", "col_id", "col_origin")
@@ -49,7 +50,7 @@ def index_summary_html(report: dict[str, Any], lang: str, rejected: list[dict[st
             shown = ", ".join(esc(i) for i in ids[:20]) + (f" … (+{len(ids) - 20})" if len(ids) > 20 else "")
             parts.append(f"<div>{esc(text(lang, 'summary_' + key))}: {shown}</div>")
     if failed:
-        items = "".join(f'<li><code>{esc(file_name(f.get("file")))}</code>: {esc(f.get("reason"))}</li>'
+        items = "".join(f'<li><code>{esc(file_name(f.get("file")))}</code>: {esc(refusal_reason(f.get("reason") or "", lang))}</li>'
                         for f in failed)
         parts.append(f'<div class="dq-failed">{esc(text(lang, "summary_refused"))}<ul>{items}</ul></div>')
     if report.get("repaired"):
