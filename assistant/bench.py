@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from assistant import bench_html, bench_speakers, bench_versions
+from assistant import bench_html, bench_scale, bench_speakers, bench_versions
 from assistant.errors import CommandError, DispatchQAError
 from assistant.metrics import percentile
 from assistant.questions import load_questions
@@ -72,6 +72,7 @@ def _register_query(bench_subparsers: Any, common: argparse.ArgumentParser) -> N
     bench_html.add_parser(bench_subparsers, common)
     bench_speakers.add_parser(bench_subparsers, common)
     bench_versions.add_parser(bench_subparsers, common)
+    bench_scale.add_parser(bench_subparsers, common)
 
 
 # -- shared ------------------------------------------------------------------------------------
