@@ -157,7 +157,10 @@ def compose(question: str, passages: list[Passage], docs: dict[str, DocumentReco
     if similarity is not None:
         candidates = _with_similarity(candidates, similarity, None if language != "fr" else SIMILARITY_CANDIDATES)
     chosen = _choose(candidates, params.max_sentences)
-    if params.second_needs_support:
+    # Support is a question term the first sentence lacks, so only a question in the dispatches'
+    # language can be judged: an English question's words are never in a French sentence, and the
+    # rule would drop second sentences for that alone (English news answer-hit 0.758 -> 0.661).
+    if params.second_needs_support and language == "fr":
         chosen = _supporting(chosen, question, q_terms, term_weights)
     disagreeing = disagreeing_sides(q_terms, language, chosen, sorted(candidates, key=lambda c: -c.score), _claim)
     if disagreeing:

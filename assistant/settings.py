@@ -108,7 +108,8 @@ class Settings:
 
     # Answering
     answer_max_sentences: int = field(default=2, metadata=_doc(
-        "Most sentences in an answer, extractive or generative (1 to 3); an extractive answer adds one "
+        "Most sentences in an answer, extractive or generative (1 to 3); an extractive answer to a French "
+        "question adds one "
         "after the first only when it adds support (a question term or the kind of answer asked for) or "
         "scores nearly as high as the first."))
     abstain_threshold: float = field(default=0.35, metadata=_doc(
