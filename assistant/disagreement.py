@@ -108,15 +108,16 @@ def _same_speaker(a: str | None, b: str | None) -> bool:
 
 def sides(question_terms: list[str], claims: list[Claim], chosen: int) -> tuple[int, int, str] | None:
     """(i, j, kind): the first of the `chosen` claims (the answer's, in order) that another claim
-    (by rank) contradicts about the question's terms, with a different speaker and at least one
-    named; for a denial, i is the claim and j its denial. An English question's terms rarely are
+    (by rank) contradicts about the question's terms, each named by a different speaker (a side
+    in the dispatch's own voice was a false conflict in the PIAF and English-news answers read: a
+    named speaker against the narration around them, replacing a good answer); for a denial, i is the claim and j its denial. An English question's terms rarely are
     the dispatch's words, so there only shared ones count (names, figures: "regions", "Ukrainian")."""
     terms = set(question_terms)
     for i in range(min(chosen, len(claims))):
         a = claims[i]
         for j, b in enumerate(claims):
             kind = None if j == i else conflict(a.text, b.text, terms)
-            if not kind or _same_speaker(a.who(), b.who()) or (a.who() is None and b.who() is None):
+            if not kind or a.who() is None or b.who() is None or _same_speaker(a.who(), b.who()):
                 continue
             if kind == "denied":  # what is said first, then its denial
                 return j, i, "denial"

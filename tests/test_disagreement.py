@@ -40,6 +40,8 @@ def test_sides_need_two_speakers():
     assert sides(terms, same, chosen=1) is None
     nobody = [Claim(KIEV, None), Claim(TRUMP, None)]
     assert sides(terms, nobody, chosen=1) is None
+    narration = [Claim(KIEV, "l'armée de Kiev"), Claim(TRUMP, None)]  # one side unnamed: not two sources
+    assert sides(terms, narration, chosen=1) is None
 
 
 def test_disagreeing_sides_skips_overlapping_sentences():
