@@ -41,9 +41,9 @@ VERSIONS_QUESTION = "Quel est le bilan de l'explosion de l'usine de Dzerjinsk ?"
 
 
 class WithVersions:
-    """The real pipeline whose answers carry `versions` for the two Dzerjinsk dispatches, as the
-    versions helper's clustering will, and a `disagreement` between the two Dzerjinsk citations, as
-    the disagree helper's will: the chat's side of these fields is what is tested here."""
+    """The real pipeline whose answers carry `versions` for the two Dzerjinsk dispatches (two texts
+    too short for the clustering's 5-gram threshold, so the field is set here): the chat's side of
+    that field is what is tested here. Disagreements are the real pipeline's (the seeds)."""
 
     def __init__(self, pipeline):
         self._pipeline = pipeline
@@ -68,10 +68,6 @@ class AnswerWithVersions:
         for c in d["citations"] + d["related"]:
             other = {"usine-v1.txt": "usine-v2.txt", "usine-v2.txt": "usine-v1.txt"}.get(c["doc_id"])
             c["versions"] = [{"doc_id": other, "title": "Explosion", "date": None, "source": "AFP"}] if other else []
-        markers = [c["marker"] for c in d["citations"] if c["doc_id"].startswith("usine-")]
-        if len(markers) >= 2:
-            d["disagreement"] = [{"speaker": "le ministère", "markers": markers[:1]},
-                                 {"speaker": None, "markers": markers[1:2]}]
         return d
 
 
@@ -196,17 +192,15 @@ def test_a_card_compares_two_versions_of_its_dispatch(answered):
 
 def test_disagreeing_sides_stand_next_to_each_other(answered):
     page, viewport = answered
+    ask(page, "Les soldats ukrainiens sont-ils encerclés ?")  # the seeds disagree: Trump vs the Ukrainian staff
     turn = last_turn(page)
-    if "Dzerjinsk" not in turn.inner_text():
-        ask(page, VERSIONS_QUESTION)
-        turn = last_turn(page)
     sides = turn.locator(".dq-disagreement .dq-side")
-    if sides.count() == 0:
-        pytest.skip("retrieval cited one Dzerjinsk dispatch only: no disagreement to show")
+    sides.first.wait_for()
     assert sides.count() == 2 and "Les sources divergent" in turn.inner_text()
     first, second = sides.nth(0).bounding_box(), sides.nth(1).bounding_box()
     assert abs(first["y"] - second["y"]) < 1 and first["x"] + first["width"] <= second["x"], "side by side"
-    assert "le ministère" in sides.nth(0).inner_text() and "La dépêche" in sides.nth(1).inner_text()
+    assert "président américain" in sides.nth(0).inner_text().lower()
+    assert "état-major" in sides.nth(1).inner_text()
     before = page.evaluate("window.scrollY")
     sides.nth(1).locator("button[data-marker]").click()
     page.wait_for_selector("#dq-dispatch mark")
