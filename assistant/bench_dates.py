@@ -14,11 +14,11 @@ to be a day (must be 0).
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
 from assistant.date_mentions import find_date_mentions
+from assistant.labels import labelled_lines
 
 __all__ = ["DEFAULT_LABELS", "add_parser", "load_labels", "score"]
 
@@ -29,21 +29,11 @@ _FIELDS = ("sentence", "mention", "offset", "article_date", "value")
 def load_labels(path: Path) -> list[dict[str, Any]]:
     """The labelled mentions; a bad line raises ValueError naming the file, line and field."""
     items = []
-    with Path(path).open(encoding="utf-8") as fh:
-        for n, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                item = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{n}: not JSON ({exc.msg})") from None
-            missing = [f for f in _FIELDS if f not in item]
-            if missing:
-                raise ValueError(f"{path}:{n}: missing field {missing[0]!r}")
-            at = item["offset"]
-            if item["sentence"][at:at + len(item["mention"])] != item["mention"]:
-                raise ValueError(f"{path}:{n}: 'mention' is not at 'offset' in 'sentence'")
-            items.append(item)
+    for n, item in labelled_lines(path, _FIELDS):
+        at = item["offset"]
+        if item["sentence"][at:at + len(item["mention"])] != item["mention"]:
+            raise ValueError(f"{path}:{n}: 'mention' is not at 'offset' in 'sentence'")
+        items.append(item)
     return items
 
 

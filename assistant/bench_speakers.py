@@ -12,13 +12,13 @@ that get any speaker at all.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 from typing import Any
 
 from assistant.attribution import same_speaker
 from assistant.errors import DispatchQAError
+from assistant.labels import labelled_lines
 
 DEFAULT_LABELS = Path(__file__).resolve().parents[1] / "tests" / "data" / "speakers.jsonl"
 class LabelsError(DispatchQAError, ValueError):
@@ -26,18 +26,7 @@ class LabelsError(DispatchQAError, ValueError):
 
 
 def read_labels(path: Path) -> list[dict[str, Any]]:
-    items = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise LabelsError(f"{path}:{n}: not JSON ({exc.msg})") from None
-        for key in ("sentence", "context", "speaker"):
-            if key not in item:
-                raise LabelsError(f"{path}:{n}: missing field {key!r}")
-        items.append(item)
+    items = [item for _, item in labelled_lines(path, ("sentence", "context", "speaker"), LabelsError)]
     if not items:
         raise LabelsError(f"{path}: no labelled sentences")
     return items
