@@ -14,7 +14,7 @@ from ui import filters
 from ui.i18n import STRINGS, text, translations, ui_language
 from ui.library_view import delete_question, document_rows, index_summary_html, status_line
 
-SAME_IN_BOTH = {"col_date"}  # "Date" is the word in both languages
+SAME_IN_BOTH = {"col_date", "assistant", "download", "sources", "passage", "question"}  # the same word in both languages
 TEXT_PROPS = ("label", "placeholder", "value")
 
 

@@ -1,7 +1,7 @@
 """The interface's words in French and English, in one table: labels, placeholders, messages, toasts.
 
 The interface follows the browser's language (French for `fr*`, English otherwise) until the user
-flips the switch; answers keep following the question's language (ui/render.py's MESSAGES).
+flips the switch; answers keep following the question's language (ui/render.py's `t`).
 Component labels are Gradio `I18n` keys, translated in the browser with Gradio's own strings
 ("Drop File Here"), so one locale governs both; HTML drawn in Python takes the language as an argument.
 """
@@ -119,6 +119,36 @@ STRINGS: dict[str, dict[str, str]] = {
     "timeline_error": {"fr": "La chronologie n'a pas pu être établie : {detail}", "en": "The timeline could not be built: {detail}"},
     "timeline_empty_index": {"fr": "L'index est vide : ajoutez des dépêches dans l'onglet Bibliothèque.",
                              "en": "The index is empty: add dispatches in the Library tab."},
+    # The chat's answers and panels (ui/render.py): they follow the question's language.
+    "you": {"fr": "Vous", "en": "You"},
+    "assistant": {"fr": "Assistant", "en": "Assistant"},
+    "copy": {"fr": "Copier", "en": "Copy"},
+    "copied": {"fr": "Copié", "en": "Copied"},
+    "download": {"fr": "Markdown", "en": "Markdown"},
+    "related": {"fr": "Passages liés — pas des citations", "en": "Related passages — not cited"},
+    "related_short": {"fr": "lié", "en": "related"},
+    "sources": {"fr": "Sources", "en": "Sources"},
+    "no_sources": {"fr": "Les sources d’une réponse s’affichent ici. Cliquez sur un numéro de citation dans une réponse pour lire le passage dans sa dépêche.", "en": "Sources of an answer appear here. Click a citation number in an answer to read the passage in its dispatch."},
+    "no_dispatch": {"fr": "Cliquez sur un renvoi ou une source pour lire la dépêche ici.", "en": "Click a citation marker or a source card to read the dispatch here."},
+    "undated": {"fr": "non datée", "en": "undated"},
+    "no_agency": {"fr": "agence non indiquée", "en": "agency not stated"},
+    "error": {"fr": "Une erreur est survenue : {detail}", "en": "Something went wrong: {detail}"},
+    "empty_index": {"fr": "L’index est vide : ajoutez des dépêches dans l’onglet Bibliothèque (ou lancez `dispatch-qa index DOSSIER`).", "en": "The index is empty: add dispatches in the Library tab (or run `dispatch-qa index FOLDER`)."},
+    "dispatch_gone": {"fr": "Cette dépêche n’est plus dans l’index (supprimée ou réindexée sous un autre identifiant).", "en": "This dispatch is no longer in the index (it was removed or re-indexed under another id)."},
+    "dispatch_changed": {"fr": "Cette dépêche a changé depuis la réponse ; le passage cité n’est plus dans son texte.", "en": "This dispatch changed since the answer; the cited passage is no longer in its text."},
+    "dispatch_moved": {"fr": "Cette dépêche a changé depuis la réponse ; le passage a été retrouvé à une autre position.", "en": "This dispatch changed since the answer; the passage was found at a new position."},
+    "file": {"fr": "Fichier", "en": "File"},
+    "follow_up": {"fr": "Compris comme la suite de « {question} ».", "en": "Understood as a follow-up to “{question}”."},
+    "ask_alone": {"fr": "La poser comme nouvelle question", "en": "Ask it as a new question"},
+    "passage": {"fr": "passage", "en": "passage"},
+    "examples": {"fr": "Essayez une question :", "en": "Try a question:"},
+    "empty_chat": {"fr": "Posez une question sur les dépêches indexées. Chaque réponse cite ses sources.", "en": "Ask a question about the indexed dispatches. Every answer quotes its sources."},
+    "thinking": {"fr": "Recherche dans les dépêches…", "en": "Searching the dispatches…"},
+    "question": {"fr": "Question", "en": "Question"},
+    "answer": {"fr": "Réponse", "en": "Answer"},
+    "fallback": {"fr": "Le modèle de langue n’a pas servi pour cette réponse ; elle est citée des dépêches", "en": "The language model was not used for this answer; it is quoted from the dispatches"},
+    "unsupported": {"fr": "non vérifiée par le passage cité", "en": "not verified by its cited passage"},
+    "window": {"fr": "Dépêche longue : seule la partie autour du passage est affichée (caractères {start}–{end} sur {total}).", "en": "Long dispatch: showing the part around the passage (characters {start}–{end} of {total})."},
     # The evidence views: cards, quotes, versions, disagreement, the phone sheet.
     "close": {"fr": "Fermer", "en": "Close"},
     "close_label": {"fr": "Fermer la dépêche", "en": "Close the dispatch"},

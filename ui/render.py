@@ -13,6 +13,7 @@ from typing import Any
 
 from assistant.highlight import quote_parts
 from ui.cards import card_html, meta_html
+from ui.i18n import LANGUAGES
 from ui.i18n import text as say
 from ui.markup import esc, marker_button, sheet_close_button
 from ui.quotes import quote_html
@@ -21,77 +22,9 @@ from ui.sides import disagreement_html
 MARKER_RE = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 DISPATCH_VIEW_CHARS = 200_000  # longer texts are shown around the passage only
 
-MESSAGES: dict[str, dict[str, str]] = {
-    "en": {
-        "you": "You",
-        "assistant": "Assistant",
-        "copy": "Copy",
-        "copied": "Copied",
-        "download": "Markdown",
-        "related": "Related passages — not cited",
-        "related_short": "related",
-        "sources": "Sources",
-        "no_sources": "Sources of an answer appear here. Click a citation number in an answer to read the passage in its dispatch.",
-        "no_dispatch": "Click a citation marker or a source card to read the dispatch here.",
-        "undated": "undated",
-        "no_agency": "agency not stated",
-        "error": "Something went wrong: {detail}",
-        "empty_index": "The index is empty: add dispatches in the Library tab (or run `dispatch-qa index FOLDER`).",
-        "bad_date": "{field} must be a date such as 2025, 2025-03 or 2025-03-14, not “{value}”.",
-        "dispatch_gone": "This dispatch is no longer in the index (it was removed or re-indexed under another id).",
-        "dispatch_changed": "This dispatch changed since the answer; the cited passage is no longer in its text.",
-        "dispatch_moved": "This dispatch changed since the answer; the passage was found at a new position.",
-        "file": "File",
-        "follow_up": "Understood as a follow-up to “{question}”.",
-        "ask_alone": "Ask it as a new question",
-        "passage": "passage",
-        "examples": "Try a question:",
-        "empty_chat": "Ask a question about the indexed dispatches. Every answer quotes its sources.",
-        "thinking": "Searching the dispatches…",
-        "question": "Question",
-        "answer": "Answer",
-        "fallback": "The language model was not used for this answer; it is quoted from the dispatches",
-        "unsupported": "not verified by its cited passage",
-        "window": "Long dispatch: showing the part around the passage (characters {start}–{end} of {total}).",
-    },
-    "fr": {
-        "you": "Vous",
-        "assistant": "Assistant",
-        "copy": "Copier",
-        "copied": "Copié",
-        "download": "Markdown",
-        "related": "Passages liés — pas des citations",
-        "related_short": "lié",
-        "sources": "Sources",
-        "no_sources": "Les sources d’une réponse s’affichent ici. Cliquez sur un numéro de citation dans une réponse pour lire le passage dans sa dépêche.",
-        "no_dispatch": "Cliquez sur un renvoi ou une source pour lire la dépêche ici.",
-        "undated": "non datée",
-        "no_agency": "agence non indiquée",
-        "error": "Une erreur est survenue : {detail}",
-        "empty_index": "L’index est vide : ajoutez des dépêches dans l’onglet Bibliothèque (ou lancez `dispatch-qa index DOSSIER`).",
-        "bad_date": "{field} doit être une date comme 2025, 2025-03 ou 2025-03-14, pas « {value} ».",
-        "dispatch_gone": "Cette dépêche n’est plus dans l’index (supprimée ou réindexée sous un autre identifiant).",
-        "dispatch_changed": "Cette dépêche a changé depuis la réponse ; le passage cité n’est plus dans son texte.",
-        "dispatch_moved": "Cette dépêche a changé depuis la réponse ; le passage a été retrouvé à une autre position.",
-        "file": "Fichier",
-        "follow_up": "Compris comme la suite de « {question} ».",
-        "ask_alone": "La poser comme nouvelle question",
-        "passage": "passage",
-        "examples": "Essayez une question :",
-        "empty_chat": "Posez une question sur les dépêches indexées. Chaque réponse cite ses sources.",
-        "thinking": "Recherche dans les dépêches…",
-        "question": "Question",
-        "answer": "Réponse",
-        "fallback": "Le modèle de langue n’a pas servi pour cette réponse ; elle est citée des dépêches",
-        "unsupported": "non vérifiée par le passage cité",
-        "window": "Dépêche longue : seule la partie autour du passage est affichée (caractères {start}–{end} sur {total}).",
-    },
-}
-
-
 def t(lang: str, key: str, **values: Any) -> str:
-    table = MESSAGES.get(lang, MESSAGES["fr"])
-    return table[key].format(**values) if values else table[key]
+    """A string of the interface table in an answer's language (French when it is neither)."""
+    return say(lang if lang in LANGUAGES else "fr", key, **values)
 
 
 def _one_line(text: str) -> str:
