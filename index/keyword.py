@@ -1,26 +1,26 @@
-"""BM25 keyword index over analyzed French terms, derived from the records and persisted.
+"""BM25 keyword index over analyzed French terms, derived from the records, on disk in tantivy.
 
-Our own BM25 rather than llama-index's BM25Retriever: that one forgets its stemmer when
-persisted and cannot be updated incrementally. The term weights are precomputed into a sparse
-matrix, so a query is a sum of a few rows.
+The postings live in tantivy (index/keyword_store.py), which adds and deletes a dispatch's chunks
+incrementally and lets several processes read while one writes; the terms are the project's own
+French analysis. A chunk's score mixes its own BM25 with its whole document's (bm25_doc_weight).
+The saved generation (keyword.json) says which records the index matches; a lagging one is
+brought in step by comparing keys, never trusted as a source of its own.
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
 import math
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
+from index import keyword_store
 from index.locking import IndexLockedError, writer_lock
 from index.records import Records
 
-FORMAT_VERSION = 3  # 3: a checksum over both files, so any damage is detected and rebuilt
+FORMAT_VERSION = 4  # 4: tantivy postings (3: a scipy matrix rebuilt at every sync)
 
 
 @dataclass(frozen=True)
@@ -36,153 +36,68 @@ class Filters:
         return self.date_from is not None or self.date_to is not None or bool(self.sources)
 
 
+@dataclass(frozen=True)
+class QueryScores:
+    """One question's terms and the best unfiltered chunk and document BM25: the scale that
+    brings document scores to the chunk scale. Computed once per question (`KeywordIndex.scores`)."""
+
+    terms: tuple[str, ...]
+    top_chunk: float
+    top_doc: float
+
+
 class KeywordIndex:
-    def __init__(self, chunk_ids: list[str], chunk_doc: np.ndarray, doc_ids: list[str],
-                 doc_date_min: np.ndarray, doc_date_max: np.ndarray, doc_source: list[str],
-                 vocab: dict[str, int], idf: np.ndarray, weights, generation: int,
-                 k1: float, b: float, doc_weights=None) -> None:
-        self.chunk_ids = chunk_ids
-        self.chunk_doc = chunk_doc
-        self.doc_ids = doc_ids
-        self.doc_date_min = doc_date_min
-        self.doc_date_max = doc_date_max
-        self.doc_source = doc_source
-        self.vocab = vocab
-        self.idf = idf
-        self.weights = weights  # csr (n_terms x n_chunks)
-        # Whole-document BM25 (terms x docs): a headline or a question about an article as a whole
-        # matches words spread over several chunks; chunk BM25 alone ranks a document by one chunk.
-        self.doc_weights = doc_weights
+    def __init__(self, indexes: dict, generation: int, k1: float, b: float, folder: Path | None = None) -> None:
+        self.indexes = indexes  # {"chunks": tantivy.Index, "docs": tantivy.Index}
+        self.generation = generation
+        # Tantivy scores with its own BM25 constants (k1 1.2, b 0.75, the settings' defaults):
+        # kept to tell an index saved under other settings.
+        self.k1 = k1
+        self.b = b
+        self.folder = folder
         # Share of a chunk's score taken from its document: the setting bm25_doc_weight, given to
         # open(); an index built or loaded on its own ranks by chunk BM25 alone.
         self.doc_weight = 0.0
-        self.generation = generation
-        self.k1 = k1
-        self.b = b
-        self._column: dict[str, int] | None = None
+        self.reload()
+
+    def reload(self) -> None:
+        """See what the writer committed since (tantivy readers see commits after a reload)."""
+        for index in self.indexes.values():
+            index.reload()
+        self._searchers = {kind: index.searcher() for kind, index in self.indexes.items()}
 
     def __len__(self) -> int:
-        return len(self.chunk_ids)
+        return self._searchers["chunks"].num_docs
 
-    # -- building -----------------------------------------------------------------------------
+    # -- building and opening -------------------------------------------------------------------
     @classmethod
     def build(cls, records: Records, k1: float, b: float) -> KeywordIndex:
-        from scipy import sparse
-
+        """An index in memory (a reader's, while the writer holds the folder)."""
         generation = records.generation
-        docs = {d.doc_id: d for d in _doc_meta(records)}
-        doc_ids = sorted(docs)
-        doc_index = {d: i for i, d in enumerate(doc_ids)}
-        vocab: dict[str, int] = {}
-        chunk_ids: list[str] = []
-        chunk_doc: list[int] = []
-        rows: list[int] = []
-        cols: list[int] = []
-        lengths: list[int] = []
-        for batch in records.iter_chunks():
-            for chunk in batch:
-                col = len(chunk_ids)
-                chunk_ids.append(chunk.chunk_id)
-                chunk_doc.append(doc_index.get(chunk.doc_id, -1))
-                terms = chunk.terms.split()
-                lengths.append(len(terms))
-                for term in terms:
-                    tid = vocab.get(term)
-                    if tid is None:
-                        tid = vocab[term] = len(vocab)
-                    rows.append(tid)
-                    cols.append(col)
-        n_chunks = len(chunk_ids)
-        tf = sparse.csr_matrix(
-            (np.ones(len(rows), dtype=np.float32), (np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64))),
-            shape=(len(vocab), n_chunks))
-        tf.sum_duplicates()
-        doc_tf = _doc_term_counts(tf, np.asarray(chunk_doc, dtype=np.int64), len(doc_ids))
-        df = np.diff(tf.indptr).astype(np.float64)
-        idf = np.log1p((n_chunks - df + 0.5) / (df + 0.5)).astype(np.float32)
-        dl = np.asarray(lengths, dtype=np.float32)
-        avgdl = float(dl.mean()) if n_chunks else 1.0
-        norm = (k1 * (1 - b + b * dl / max(avgdl, 1e-9))).astype(np.float32)
-        data = tf.data
-        chunk_of_entry = tf.indices
-        term_of_entry = np.repeat(np.arange(tf.shape[0]), np.diff(tf.indptr))
-        tf.data = (idf[term_of_entry] * data * (k1 + 1) / (data + norm[chunk_of_entry])).astype(np.float32)
-        doc_weights = _bm25(doc_tf, k1, b)
-        metas = [docs[d] for d in doc_ids]
-        return cls(
-            chunk_ids=chunk_ids, chunk_doc=np.asarray(chunk_doc, dtype=np.int64), doc_ids=doc_ids,
-            doc_date_min=np.asarray([m.date_min if m.date_min is not None else -1 for m in metas], dtype=np.int64),
-            doc_date_max=np.asarray([m.date_max if m.date_max is not None else -1 for m in metas], dtype=np.int64),
-            doc_source=[m.source or "" for m in metas], vocab=vocab, idf=idf, weights=tf,
-            generation=generation, k1=k1, b=b, doc_weights=doc_weights)
-
-    # -- persistence --------------------------------------------------------------------------
-    def save(self, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f"keyword.{os.getpid()}.tmp.npz"
-        # Write then rename: a kill mid-save leaves the previous file, which the generation check discards
-        # (or, between the two renames, the checksum).
-        buf = io.BytesIO()
-        np.savez(buf, data=self.weights.data, indices=self.weights.indices, indptr=self.weights.indptr,
-                 shape=np.asarray(self.weights.shape), idf=self.idf, chunk_doc=self.chunk_doc,
-                 doc_date_min=self.doc_date_min, doc_date_max=self.doc_date_max,
-                 ddata=self.doc_weights.data, dindices=self.doc_weights.indices,
-                 dindptr=self.doc_weights.indptr, dshape=np.asarray(self.doc_weights.shape))
-        arrays = buf.getvalue()
-        tmp.write_bytes(arrays)
-        meta = {"format": FORMAT_VERSION, "generation": self.generation, "k1": self.k1, "b": self.b,
-                "chunk_ids": self.chunk_ids, "doc_ids": self.doc_ids, "doc_source": self.doc_source,
-                "vocab": sorted(self.vocab, key=self.vocab.__getitem__)}
-        meta["checksum"] = _checksum(arrays, meta)
-        meta_tmp = folder / f"keyword.{os.getpid()}.tmp.json"
-        meta_tmp.write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
-        tmp.replace(folder / "keyword.npz")
-        meta_tmp.replace(folder / "keyword.json")
+        indexes = keyword_store.in_memory()
+        keyword_store.catch_up(indexes, records)
+        return cls(indexes, generation, k1, b)
 
     @classmethod
     def load(cls, folder: Path) -> KeywordIndex | None:
-        """The saved index, or None when it is missing, of another format, or damaged in any way
-        (truncated, edited, a field missing, arrays that do not fit together): the caller rebuilds it
-        from the records."""
+        """The saved index, or None when it is missing, of another format, or not the files its
+        writer committed (truncated, deleted, a commit its writer did not live to stamp)."""
         try:
-            meta = json.loads((folder / "keyword.json").read_text(encoding="utf-8"))
-            if not isinstance(meta, dict) or meta.get("format") != FORMAT_VERSION:
+            meta = _saved_stamp(folder)
+            if meta is None or not _intact(folder, meta):
                 return None
-            arrays = (folder / "keyword.npz").read_bytes()
-            if meta.get("checksum") != _checksum(arrays, {k: v for k, v in meta.items() if k != "checksum"}):
+            indexes = keyword_store.open_on_disk(folder, create=False)
+            if indexes is None:
                 return None
-            return cls._from_saved(meta, np.load(io.BytesIO(arrays)))
-        except Exception:  # noqa: BLE001 - a derived file: any failure to read it means "rebuild"
+            return cls(indexes, int(meta["generation"]), float(meta["k1"]), float(meta["b"]), folder)
+        except Exception:  # noqa: BLE001 - a derived index: any failure to read it means "bring in step"
             return None
-
-    @classmethod
-    def _from_saved(cls, meta: dict, arrays) -> KeywordIndex | None:
-        from scipy import sparse
-
-        weights = sparse.csr_matrix((arrays["data"], arrays["indices"], arrays["indptr"]),
-                                    shape=tuple(arrays["shape"]))
-        doc_weights = sparse.csr_matrix((arrays["ddata"], arrays["dindices"], arrays["dindptr"]),
-                                        shape=tuple(arrays["dshape"]))
-        weights.check_format(full_check=True)
-        doc_weights.check_format(full_check=True)
-        n_terms, n_chunks, n_docs = len(meta["vocab"]), len(meta["chunk_ids"]), len(meta["doc_ids"])
-        chunk_doc = arrays["chunk_doc"]
-        if (weights.shape != (n_terms, n_chunks) or doc_weights.shape != (n_terms, n_docs)
-                or len(arrays["idf"]) != n_terms or len(chunk_doc) != n_chunks
-                or len(arrays["doc_date_min"]) != n_docs or len(arrays["doc_date_max"]) != n_docs
-                or len(meta["doc_source"]) != n_docs or (n_chunks and int(chunk_doc.max()) >= n_docs)):
-            return None
-        return cls(chunk_ids=list(meta["chunk_ids"]), chunk_doc=chunk_doc, doc_ids=list(meta["doc_ids"]),
-                   doc_date_min=arrays["doc_date_min"], doc_date_max=arrays["doc_date_max"],
-                   doc_source=list(meta["doc_source"]), vocab={t: i for i, t in enumerate(meta["vocab"])},
-                   idf=arrays["idf"], weights=weights, generation=int(meta["generation"]),
-                   k1=float(meta["k1"]), b=float(meta["b"]), doc_weights=doc_weights)
 
     @classmethod
     def open(cls, records: Records, folder: Path, k1: float, b: float, doc_weight: float,
              lock_path: Path | None = None) -> KeywordIndex:
-        """The persisted index when it matches the records' generation, else a rebuilt one, scoring
-        with `doc_weight` of each document's BM25. `lock_path`: the caller is a reader (see refresh)."""
+        """The saved index brought in step with the records, scoring with `doc_weight` of each
+        document's BM25. `lock_path`: the caller is a reader (see refresh)."""
         index = cls.refresh(records, folder, k1, b, lock_path)
         index.doc_weight = doc_weight
         return index
@@ -190,148 +105,188 @@ class KeywordIndex:
     @classmethod
     def refresh(cls, records: Records, folder: Path, k1: float, b: float,
                 lock_path: Path | None = None) -> KeywordIndex:
-        """Bring the saved index in line with the records (rebuilt when it lags).
+        """Bring the saved index in line with the records: only the dispatches that changed.
 
-        Without `lock_path` the caller holds the writer lock and a rebuilt index is saved. With it
-        (a reader: `ask`, each `serve` worker), a rebuilt index is saved only if the writer lock is
-        free at once and the records did not move meanwhile; else it serves from memory and the
-        running writer saves its own when it finishes: readers never write the folder unlocked.
+        Without `lock_path` the caller holds the writer lock and updates the folder. With it (a
+        reader: `ask`, each `serve` worker), the folder is updated only if the writer lock is free
+        at once; else the reader builds an index in memory and the running writer updates the
+        folder when it finishes: readers never write the folder unlocked.
         """
         existing = cls.load(folder)
-        if (existing is not None and existing.generation == records.generation
-                and math.isclose(existing.k1, k1) and math.isclose(existing.b, b)):
+        if existing is not None and existing.in_step(records, k1, b):
             return existing
-        fresh = cls.build(records, k1=k1, b=b)
         if lock_path is None:
-            fresh.save(folder)
-            return fresh
+            return cls._catch_up(records, folder, k1, b)
         try:
             with writer_lock(lock_path, 0):
-                if records.generation == fresh.generation:
-                    fresh.save(folder)
+                return cls._catch_up(records, folder, k1, b)
         except IndexLockedError:
-            pass
-        return fresh
+            return cls.build(records, k1, b)
+
+    def in_step(self, records: Records, k1: float, b: float) -> bool:
+        return (self.generation == records.generation and math.isclose(self.k1, k1)
+                and math.isclose(self.b, b))
+
+    @classmethod
+    def _catch_up(cls, records: Records, folder: Path, k1: float, b: float) -> KeywordIndex:
+        """Under the writer lock: add / delete what differs, then stamp the generation.
+
+        Postings that are not what the last stamp describes (damaged, or a commit killed before its
+        stamp) are not patched but rebuilt from the records.
+        """
+        generation = records.generation
+        meta = _saved_stamp(folder)
+        if meta is None or not _intact(folder, meta):
+            for kind in keyword_store.KINDS:
+                shutil.rmtree(folder / kind, ignore_errors=True)
+        try:
+            indexes = keyword_store.open_on_disk(folder, create=True)
+            keyword_store.catch_up(indexes, records)
+        except Exception:  # noqa: BLE001 - postings tantivy cannot read: start again from the records
+            for kind in keyword_store.KINDS:
+                shutil.rmtree(folder / kind, ignore_errors=True)
+            indexes = keyword_store.open_on_disk(folder, create=True)
+            keyword_store.catch_up(indexes, records)
+        _stamp(folder, {"format": FORMAT_VERSION, "generation": generation, "k1": k1, "b": b,
+                        "files": keyword_store.fingerprint(folder)})
+        (folder / "keyword.npz").unlink(missing_ok=True)  # format 3's matrix
+        return cls(indexes, generation, k1, b, folder)
 
     # -- querying -----------------------------------------------------------------------------
     def term_weights(self, terms: list[str]) -> dict[str, float]:
-        return {t: float(self.idf[self.vocab[t]]) if t in self.vocab else 0.0 for t in terms}
+        searcher = self._searchers["chunks"]
+        n = searcher.num_docs
+        out = {}
+        for t in terms:
+            df = searcher.doc_freq("terms", t) if n else 0
+            out[t] = float(math.log1p((n - df + 0.5) / (df + 0.5))) if df else 0.0
+        return out
 
-    def allowed_chunks(self, filters: Filters) -> np.ndarray | None:
-        if not filters.active or not len(self.chunk_ids):
+    def scores(self, terms: list[str]) -> QueryScores | None:
+        """The question's scale (best chunk and document scores), or None when no term is indexed."""
+        unique = tuple(dict.fromkeys(terms))
+        if not unique or not len(self):
             return None
-        ok = np.ones(len(self.doc_ids), dtype=bool)
-        if filters.date_from is not None:
-            ok &= (self.doc_date_max >= filters.date_from) & (self.doc_date_max >= 0)
-        if filters.date_to is not None:
-            ok &= (self.doc_date_min <= filters.date_to) & (self.doc_date_min >= 0)
-        if filters.sources:
-            wanted = {s.casefold() for s in filters.sources}
-            ok &= np.asarray([s.casefold() in wanted for s in self.doc_source], dtype=bool)
-        return ok[self.chunk_doc]
-
-    def scores(self, terms: list[str]) -> np.ndarray | None:
-        """Every chunk's score (what `search` ranks), or None when no term is indexed.
-
-        Computed once per question and handed to `search` and `score_chunks`: each would otherwise
-        sum the same matrix rows over the whole index again.
-        """
-        ids = self._term_ids(terms)
-        if not ids or not len(self.chunk_ids):
+        top_chunk = self._hits("chunks", self._terms_query(unique), 1)
+        if not top_chunk:
             return None
-        return self._scores(ids)
+        top_doc = self._hits("docs", self._terms_query(unique), 1)
+        return QueryScores(unique, top_chunk[0][0], top_doc[0][0] if top_doc else 0.0)
 
     def score_chunks(self, terms: list[str], chunk_ids: list[str],
-                     scores: np.ndarray | None = None) -> dict[str, float]:
-        """BM25 scores of given chunks (for fusing candidates the keyword side did not return);
-        `scores` is `self.scores(terms)` when the caller already has it."""
-        if self._column is None:
-            self._column = {c: i for i, c in enumerate(self.chunk_ids)}
-        ids = self._term_ids(terms)
-        cols = [self._column[c] for c in chunk_ids if c in self._column]
-        if not ids or not cols:
+                     scores: QueryScores | None = None) -> dict[str, float]:
+        """Scores of given chunks (for fusing candidates the keyword side did not return)."""
+        scale = scores if scores is not None else self.scores(terms)
+        if scale is None or not chunk_ids:
             return {c: 0.0 for c in chunk_ids}
-        sub = (self._scores(ids) if scores is None else scores)[cols]
-        found = dict(zip((self.chunk_ids[c] for c in cols), sub.tolist()))
-        return {c: found.get(c, 0.0) for c in chunk_ids}
-
-    def _term_ids(self, terms: list[str]) -> list[int]:
-        return [self.vocab[t] for t in dict.fromkeys(terms) if t in self.vocab]
-
-    def _scores(self, term_ids: list[int]) -> np.ndarray:
-        """Per chunk: its own BM25 mixed with its document's, both scaled to the chunk scale."""
-        chunk = np.asarray(self.weights[term_ids].sum(axis=0)).ravel()
-        if self.doc_weights is None or not self.doc_weight or not len(self.doc_ids):
-            return chunk
-        doc = np.append(np.asarray(self.doc_weights[term_ids].sum(axis=0)).ravel(), 0.0)
-        top_chunk, top_doc = float(chunk.max()), float(doc.max())
-        if top_chunk <= 0 or top_doc <= 0:
-            return chunk
-        # chunk_doc of -1 (a chunk whose document row vanished) reads the appended 0.
-        return (1 - self.doc_weight) * chunk + self.doc_weight * doc[self.chunk_doc] * (top_chunk / top_doc)
+        found = self._chunk_hits(scale, self._among("id", chunk_ids), len(chunk_ids))
+        mixed = self._mix(scale, found)
+        return {c: mixed.get(c, 0.0) for c in chunk_ids}
 
     def search(self, terms: list[str], k: int, filters: Filters | None = None,
-               scores: np.ndarray | None = None) -> list[tuple[str, float]]:
-        """Top-k (chunk_id, bm25 score), best first; chunks with no query term are left out.
-        `scores` is `self.scores(terms)` when the caller already has it."""
-        ids = self._term_ids(terms)
-        if not ids or not len(self.chunk_ids):
+               scores: QueryScores | None = None) -> list[tuple[str, float]]:
+        """Top-k (chunk_id, score), best first; chunks with no score are left out."""
+        scale = scores if scores is not None else self.scores(terms)
+        if scale is None or k <= 0:
             return []
-        if scores is None:
-            scores = self._scores(ids)
-        mask = self.allowed_chunks(filters) if filters else None
-        if mask is not None:
-            scores = np.where(mask, scores, 0.0)
-        positive = int(np.count_nonzero(scores > 0))
-        k = min(k, positive)
-        if k <= 0:
-            return []
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return [(self.chunk_ids[i], float(scores[i])) for i in top]
+        restrict = self._filter(filters)
+        pool = self._chunk_hits(scale, restrict, k * 2 + 20)
+        if self._mixing(scale):
+            # A chunk holding none of the words still takes its document's share: the best
+            # documents bring all their chunks into the pool.
+            top_docs = [d for _, d in self._doc_hits(scale, restrict, k)]
+            if top_docs:
+                pool.update(self._chunk_hits(scale, self._among("doc_id", top_docs), 100_000))
+        mixed = self._mix(scale, pool)
+        ranked = sorted(((c, s) for c, s in mixed.items() if s > 0), key=lambda cs: (-cs[1], cs[0]))
+        return ranked[:k]
+
+    # -- tantivy queries --------------------------------------------------------------------------
+    def _mixing(self, scale: QueryScores) -> bool:
+        return bool(self.doc_weight) and scale.top_chunk > 0 and scale.top_doc > 0
+
+    def _mix(self, scale: QueryScores, chunks: dict[str, tuple[float, str]]) -> dict[str, float]:
+        """Per chunk: its own BM25 mixed with its document's, both scaled to the chunk scale."""
+        if not self._mixing(scale) or not chunks:
+            return {c: s for c, (s, _) in chunks.items()}
+        doc_ids = list({d for _, d in chunks.values()})
+        docs = {d: s for s, d in self._doc_hits(scale, self._among("doc_id", doc_ids), len(doc_ids))}
+        ratio = scale.top_chunk / scale.top_doc
+        w = self.doc_weight
+        return {c: (1 - w) * s + w * docs.get(d, 0.0) * ratio for c, (s, d) in chunks.items()}
+
+    def _chunk_hits(self, scale: QueryScores, restrict, limit: int) -> dict[str, tuple[float, str]]:
+        hits = self._hits("chunks", self._terms_query(scale.terms, restrict), limit, with_id=True)
+        return {cid: (score, doc_id) for score, cid, doc_id in hits}
+
+    def _doc_hits(self, scale: QueryScores, restrict, limit: int) -> list[tuple[float, str]]:
+        hits = self._hits("docs", self._terms_query(scale.terms, restrict), limit, with_id=True)
+        return [(score, doc_id) for score, _, doc_id in hits if score > 0]
+
+    def _hits(self, kind: str, query, limit: int, with_id: bool = False) -> list:
+        searcher = self._searchers[kind]
+        hits = searcher.search(query, limit=max(1, limit), count=False).hits
+        if not with_id:
+            return [(score, addr) for score, addr in hits]
+        out = []
+        for score, addr in hits:
+            doc = searcher.doc(addr)
+            out.append((float(score), doc["id"][0], doc["doc_id"][0]))
+        return out
+
+    def _terms_query(self, terms: tuple[str, ...], restrict=None):
+        """Any of the terms, scored by BM25; within `restrict` (scoring nothing) when given.
+        With `restrict`, items that hold none of the terms come back too, with score 0."""
+        import tantivy
+
+        schema = self.indexes["chunks"].schema
+        words = [(tantivy.Occur.Should, tantivy.Query.term_query(schema, "terms", t, index_option="freq"))
+                 for t in terms]
+        if restrict is None:
+            return tantivy.Query.boolean_query(words)
+        return tantivy.Query.boolean_query([(tantivy.Occur.Must, tantivy.Query.boost_query(restrict, 0.0)),
+                                            *words])
+
+    def _among(self, field: str, values: list[str]):
+        import tantivy
+
+        return tantivy.Query.term_set_query(self.indexes["chunks"].schema, field, list(values))
+
+    def _filter(self, filters: Filters | None):
+        """The filters as one tantivy query, or None."""
+        import tantivy
+
+        if filters is None or not filters.active:
+            return None
+        schema = self.indexes["chunks"].schema
+        integer = tantivy.FieldType.Integer
+        parts = []
+        if filters.date_from is not None:
+            parts.append(tantivy.Query.range_query(schema, "date_max", integer, max(filters.date_from, 0), None))
+        if filters.date_to is not None:
+            parts.append(tantivy.Query.range_query(schema, "date_min", integer, 0, filters.date_to))
+        if filters.sources:
+            parts.append(self._among("source", sorted({s.casefold() for s in filters.sources})))
+        return tantivy.Query.boolean_query([(tantivy.Occur.Must, p) for p in parts])
 
 
-def _checksum(arrays: bytes, meta: dict) -> str:
-    """sha256 of the arrays file and the metadata (without its checksum), as saved."""
-    digest = hashlib.sha256(arrays)
-    digest.update(json.dumps(meta, ensure_ascii=False, sort_keys=True).encode("utf-8"))
-    return digest.hexdigest()
+def _saved_stamp(folder: Path) -> dict | None:
+    try:
+        meta = json.loads((folder / "keyword.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) and meta.get("format") == FORMAT_VERSION else None
 
 
-def _doc_term_counts(tf, chunk_doc: np.ndarray, n_docs: int):
-    """Term counts per document: the sum of its chunks' counts (terms x docs)."""
-    from scipy import sparse
-
-    valid = chunk_doc >= 0
-    cols = np.nonzero(valid)[0]
-    assign = sparse.csr_matrix((np.ones(len(cols), dtype=np.float32), (cols, chunk_doc[valid])),
-                               shape=(tf.shape[1], n_docs))
-    out = (tf @ assign).tocsr()
-    out.sum_duplicates()
-    return out
+def _intact(folder: Path, meta: dict) -> bool:
+    try:
+        return meta.get("files") == keyword_store.fingerprint(folder)
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
 
 
-def _bm25(tf, k1: float, b: float):
-    """BM25 weights of a raw terms x items count matrix (a copy)."""
-    out = tf.copy().astype(np.float32)
-    n = out.shape[1]
-    df = np.diff(out.indptr).astype(np.float64)
-    idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
-    lengths = np.asarray(out.sum(axis=0)).ravel().astype(np.float32)
-    avg = float(lengths.mean()) if n else 1.0
-    norm = (k1 * (1 - b + b * lengths / max(avg, 1e-9))).astype(np.float32)
-    term_of_entry = np.repeat(np.arange(out.shape[0]), np.diff(out.indptr))
-    out.data = (idf[term_of_entry] * out.data * (k1 + 1) / (out.data + norm[out.indices])).astype(np.float32)
-    return out
-
-
-@dataclass(frozen=True)
-class _DocMeta:
-    doc_id: str
-    date_min: int | None
-    date_max: int | None
-    source: str | None
-
-
-def _doc_meta(records: Records) -> list[_DocMeta]:
-    return [_DocMeta(*row) for row in records.doc_meta()]
+def _stamp(folder: Path, meta: dict) -> None:
+    """Write then rename: a kill leaves the previous stamp, whose generation lags and is caught up."""
+    tmp = folder / f"keyword.{os.getpid()}.tmp.json"
+    tmp.write_text(json.dumps(meta), encoding="utf-8")
+    tmp.replace(folder / "keyword.json")

@@ -9,7 +9,7 @@ import sys
 from conftest import REPO, subprocess_env
 
 HEAVY = ("torch", "chromadb", "gradio", "llama_index", "sentence_transformers", "transformers", "onnxruntime",
-         "scipy", "fastapi")
+         "scipy", "fastapi", "tantivy")
 
 PROBE = """
 import json, sys

@@ -80,15 +80,18 @@ def _edit_meta(folder, change):
     (folder / "keyword.json").write_text(json.dumps(meta), encoding="utf-8")
 
 
+def _segment_file(folder, kind, ext):
+    return next((folder / kind).glob(f"*.{ext}"))
+
+
 KEYWORD_DAMAGE = {
-    "npz truncated": lambda kw: _truncate(kw / "keyword.npz", 1000),
-    "npz garbage": lambda kw: (kw / "keyword.npz").write_bytes(b"PK\x03\x04" + b"\x00" * 5000),
-    "npz byte flipped": lambda kw: (kw / "keyword.npz").write_bytes(
-        (kw / "keyword.npz").read_bytes()[:-300] + b"\xff" + (kw / "keyword.npz").read_bytes()[-299:]),
-    "npz deleted": lambda kw: (kw / "keyword.npz").unlink(),
-    "json field missing": lambda kw: _edit_meta(kw, lambda m: m.pop("vocab")),
-    "json field emptied": lambda kw: _edit_meta(kw, lambda m: m.update(chunk_ids=[])),
-    "json ids reordered": lambda kw: _edit_meta(kw, lambda m: m["chunk_ids"].reverse()),
+    "postings truncated": lambda kw: _truncate(_segment_file(kw, "chunks", "idx"), 10),
+    "terms deleted": lambda kw: _segment_file(kw, "docs", "term").unlink(),
+    "tantivy meta.json truncated": lambda kw: _truncate(kw / "chunks" / "meta.json", 20),
+    "tantivy meta.json deleted": lambda kw: (kw / "docs" / "meta.json").unlink(),
+    "index folder deleted": lambda kw: __import__("shutil").rmtree(kw / "chunks"),
+    "json field missing": lambda kw: _edit_meta(kw, lambda m: m.pop("generation")),
+    "json files emptied": lambda kw: _edit_meta(kw, lambda m: m.update(files={})),
     "json not an object": lambda kw: (kw / "keyword.json").write_text("[1, 2]", encoding="utf-8"),
     "json truncated": lambda kw: _truncate(kw / "keyword.json", 20),
 }

@@ -1,0 +1,168 @@
+"""The keyword postings on disk: two tantivy indexes (chunks, whole documents) derived from the records.
+
+Tantivy holds the postings and scores BM25; the terms it indexes are the project's own French
+analysis (index/french.py), joined by spaces and split on whitespace only, so tantivy adds no
+analysis of its own. Each tantivy document carries `key`, a hash of its dispatch's record
+(id, content, dates, source): syncing compares the keys on both sides and deletes / adds the
+difference, so a sync touches only the dispatches that changed, and an index left behind by a
+killed run is repaired the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from pathlib import Path
+
+from index.records import ChunkRecord, Records
+
+KINDS = ("chunks", "docs")  # one tantivy index per scoring unit: their BM25 statistics differ
+_WRITER_HEAP = 50_000_000
+
+
+def schema():
+    import tantivy
+
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field("id", stored=True, tokenizer_name="raw", index_option="basic")
+    builder.add_text_field("doc_id", stored=True, tokenizer_name="raw", index_option="basic")
+    builder.add_unsigned_field("key", indexed=True, fast=True)
+    builder.add_text_field("terms", tokenizer_name="whitespace", index_option="freq")
+    builder.add_integer_field("date_min", indexed=True, fast=True)
+    builder.add_integer_field("date_max", indexed=True, fast=True)
+    builder.add_text_field("source", tokenizer_name="raw", index_option="basic")
+    return builder.build()
+
+
+def open_on_disk(folder: Path, create: bool):
+    """The two indexes in `folder` (created empty when `create`), or None when one is missing."""
+    import tantivy
+
+    out = {}
+    for kind in KINDS:
+        path = folder / kind
+        if not (path / "meta.json").exists():
+            if not create:
+                return None
+            path.mkdir(parents=True, exist_ok=True)
+            out[kind] = tantivy.Index(schema(), str(path), reuse=True)
+        else:
+            out[kind] = tantivy.Index.open(str(path))
+    return out
+
+
+def in_memory():
+    import tantivy
+
+    return {kind: tantivy.Index(schema()) for kind in KINDS}
+
+
+def record_keys(records: Records) -> dict[str, int]:
+    """doc_id -> key of every dispatch in the records."""
+    hashes = records.document_hashes()
+    return {doc_id: _key(doc_id, hashes.get(doc_id, ("",))[0], date_min, date_max, source)
+            for doc_id, date_min, date_max, source in records.doc_meta()}
+
+
+def indexed_keys(index) -> set[int]:
+    """The keys present in one tantivy index (one per chunk or document it holds)."""
+    import tantivy
+
+    index.reload()
+    searcher = index.searcher()
+    if not searcher.num_docs:
+        return set()
+    hits = searcher.search(tantivy.Query.all_query(), limit=searcher.num_docs, count=False).hits
+    return set(searcher.fast_field_values("key", [addr for _, addr in hits]))
+
+
+def catch_up(indexes: dict, records: Records) -> int:
+    """Make both indexes hold exactly the records' dispatches; returns how many were (re)added.
+
+    Each index is committed on its own: a kill between the two leaves one behind, which the next
+    call (the saved generation then lags) finds by the same comparison.
+    """
+    import tantivy
+
+    wanted = record_keys(records)
+    meta = {d: (date_min, date_max, source) for d, date_min, date_max, source in records.doc_meta()}
+    added = 0
+    for kind, index in indexes.items():
+        have = indexed_keys(index)
+        stale = have - set(wanted.values())
+        missing = [d for d, key in wanted.items() if key not in have]
+        if not stale and not missing:
+            continue
+        writer = index.writer(heap_size=_WRITER_HEAP, num_threads=1)
+        for key in stale:  # a plain int term would be taken for i64: a u64 range of one
+            writer.delete_documents_by_query(tantivy.Query.range_query(
+                index.schema, "key", tantivy.FieldType.Unsigned, key, key))
+        for doc_id, chunks in _chunks_by_doc(records, missing):
+            _add(writer, kind, doc_id, wanted[doc_id], meta[doc_id], chunks)
+        writer.commit()
+        writer.wait_merging_threads()
+        index.reload()
+        added = max(added, len(missing))
+    return added
+
+
+def _chunks_by_doc(records: Records, doc_ids: list[str]) -> Iterable[tuple[str, list[ChunkRecord]]]:
+    if len(doc_ids) < 500:  # a sync's few dispatches: one query each
+        for doc_id in doc_ids:
+            yield doc_id, records.chunks_of(doc_id)
+        return
+    wanted = set(doc_ids)
+    grouped: dict[str, list[ChunkRecord]] = {d: [] for d in doc_ids}
+    for batch in records.iter_chunks():
+        for chunk in batch:
+            if chunk.doc_id in wanted:
+                grouped[chunk.doc_id].append(chunk)
+    yield from grouped.items()
+
+
+def _add(writer, kind: str, doc_id: str, key: int, meta: tuple, chunks: list[ChunkRecord]) -> None:
+    import tantivy
+
+    date_min, date_max, source = meta
+    common = {"doc_id": doc_id, "date_min": -1 if date_min is None else int(date_min),
+              "date_max": -1 if date_max is None else int(date_max), "source": (source or "").casefold()}
+    if kind == "docs":
+        items = [(doc_id, " ".join(c.terms for c in chunks))]
+    else:
+        items = [(c.chunk_id, c.terms) for c in chunks]
+    for item_id, terms in items:
+        doc = tantivy.Document(id=item_id, terms=terms, **common)
+        doc.add_unsigned("key", key)  # a plain int would be taken for i64
+        writer.add_document(doc)
+
+
+def _key(doc_id: str, content_hash: str, date_min, date_max, source) -> int:
+    digest = hashlib.blake2b(repr((doc_id, content_hash, date_min, date_max, source)).encode("utf-8"),
+                             digest_size=8).digest()
+    return int.from_bytes(digest, "big") >> 1  # fits tantivy's u64 and Python's signed conversions
+
+
+_SEGMENT_FILES = ("fast", "fieldnorm", "idx", "pos", "store", "term")
+
+
+def fingerprint(folder: Path) -> dict[str, int | str]:
+    """The committed state of both indexes: a hash of each meta.json and the size of every file it
+    names. Saved beside the generation by the writer, checked by every opener: a file truncated,
+    deleted or replaced since is seen before tantivy reads it. (Bytes garbled in place keep their
+    size: those only tantivy's own checks can see.)"""
+    import json
+
+    out: dict[str, int | str] = {}
+    for kind in KINDS:
+        meta_path = folder / kind / "meta.json"
+        raw = meta_path.read_bytes()
+        out[f"{kind}/meta.json"] = hashlib.sha256(raw).hexdigest()
+        for segment in json.loads(raw)["segments"]:
+            stem = segment["segment_id"].replace("-", "")
+            names = [f"{stem}.{ext}" for ext in _SEGMENT_FILES]
+            if segment.get("deletes"):
+                names.append(f"{stem}.{segment['deletes']['opstamp']}.del")
+            for name in names:
+                path = folder / kind / name
+                out[f"{kind}/{name}"] = path.stat().st_size if path.exists() else -1
+    return out
