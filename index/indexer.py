@@ -23,7 +23,7 @@ from index.dispatch import Dispatch
 from index.embedding import Embedder
 from index.errors import DispatchQAError
 from index.french import ANALYZER_VERSION, analyze, analyzer_identity
-from index.keyword import KeywordIndex
+from index.keyword import Changes, KeywordIndex
 from index.loader import FileLoader
 from index.locking import writer_lock
 from index.minhash import to_bytes
@@ -173,6 +173,7 @@ class Indexer:
         started = time.perf_counter()
         report = SyncReport()
         with writer_lock(self.lock_path, self.lock_timeout):
+            since = self.records.generation
             self.check_identity(write=True)
             if rebuild:
                 report.repaired = self._rebuild_vectors()
@@ -186,7 +187,7 @@ class Indexer:
                     self._sync_root(root, report, progress, transform)
             finally:
                 self._linker = None  # its LSH may hold what a failed transaction did not record
-            self._finish(report)
+            self._finish(report, since)
         report.documents_total, report.chunks_total = self.records.counts()
         report.seconds = time.perf_counter() - started
         return report
@@ -196,13 +197,14 @@ class Indexer:
             doc = self.records.document(doc_id)
             if doc is None:
                 return False
+            since = self.records.generation
             self._reconcile_vectors()  # never stamp a store behind the records as in step
             with self.records.transaction() as tx:
                 gone = tx.delete_document(doc_id)
                 tx.exclude(doc_id, doc.content_hash)
                 tx.drop_unreferenced_vectors()
             self.vector_store().delete(gone)
-            self._finish(SyncReport())
+            self._finish(SyncReport(removed=[doc_id]), since)
             return True
 
     def forget_root(self, path: Path | str) -> list[str] | None:
@@ -212,13 +214,14 @@ class Indexer:
             key = match_root(path, self.records.roots())
             if key is None:
                 return None
+            since = self.records.generation
             self._reconcile_vectors()
             docs = sorted(d for d, (_, r, _) in self.records.document_hashes().items() if r == key)
             report = SyncReport()
             if docs:
                 self._delete(docs, report)
             self.records.remove_root(key)
-            self._finish(report)
+            self._finish(report, since)
             return docs
 
     def reset(self) -> None:
@@ -397,12 +400,14 @@ class Indexer:
         self.vector_store().delete(gone)
         report.removed += doc_ids
 
-    def _finish(self, report: SyncReport) -> None:
-        """Drop orphan vectors, bring the keyword index up to date, mark Chroma as in step."""
+    def _finish(self, report: SyncReport, since: int) -> None:
+        """Drop orphan vectors, bring the keyword index up to date, mark Chroma as in step.
+        `since`: the records' generation when this writing run began."""
         # Neither bumps the generation: an unchanged sync must leave the derived stores as they are.
         self.records.drop_unreferenced_vectors()
         self.records.set_meta("last_indexed_at", str(time.time()))
-        KeywordIndex.refresh(self.records, self.keyword_dir, *self.bm25)
+        changed = list(dict.fromkeys(report.added + report.updated + report.removed))
+        KeywordIndex.refresh(self.records, self.keyword_dir, *self.bm25, changes=Changes(since, changed))
         mark_in_step(self.records, self.vector_store())
 
     # -- repair -------------------------------------------------------------------------------

@@ -37,6 +37,14 @@ class Filters:
 
 
 @dataclass(frozen=True)
+class Changes:
+    """A writer's run: the records' generation when it began, and the dispatches it wrote or deleted."""
+
+    since: int
+    doc_ids: list[str]
+
+
+@dataclass(frozen=True)
 class QueryScores:
     """One question's terms and the best unfiltered chunk and document BM25: the scale that
     brings document scores to the chunk scale. Computed once per question (`KeywordIndex.scores`)."""
@@ -104,19 +112,22 @@ class KeywordIndex:
 
     @classmethod
     def refresh(cls, records: Records, folder: Path, k1: float, b: float,
-                lock_path: Path | None = None) -> KeywordIndex:
+                lock_path: Path | None = None, changes: Changes | None = None) -> KeywordIndex:
         """Bring the saved index in line with the records: only the dispatches that changed.
 
         Without `lock_path` the caller holds the writer lock and updates the folder. With it (a
         reader: `ask`, each `serve` worker), the folder is updated only if the writer lock is free
         at once; else the reader builds an index in memory and the running writer updates the
         folder when it finishes: readers never write the folder unlocked.
+
+        `changes`: what the writer's run changed, applied alone when the saved index matched the
+        records as the run began; else (or when the counts then differ) every key is compared.
         """
         existing = cls.load(folder)
         if existing is not None and existing.in_step(records, k1, b):
             return existing
         if lock_path is None:
-            return cls._catch_up(records, folder, k1, b)
+            return cls._catch_up(records, folder, k1, b, changes)
         try:
             with writer_lock(lock_path, 0):
                 return cls._catch_up(records, folder, k1, b)
@@ -128,7 +139,8 @@ class KeywordIndex:
                 and math.isclose(self.b, b))
 
     @classmethod
-    def _catch_up(cls, records: Records, folder: Path, k1: float, b: float) -> KeywordIndex:
+    def _catch_up(cls, records: Records, folder: Path, k1: float, b: float,
+                  changes: Changes | None = None) -> KeywordIndex:
         """Under the writer lock: add / delete what differs, then stamp the generation.
 
         Postings that are not what the last stamp describes (damaged, or a commit killed before its
@@ -139,9 +151,14 @@ class KeywordIndex:
         if meta is None or not _intact(folder, meta):
             for kind in keyword_store.KINDS:
                 shutil.rmtree(folder / kind, ignore_errors=True)
+            meta = None
         try:
             indexes = keyword_store.open_on_disk(folder, create=True)
-            keyword_store.catch_up(indexes, records)
+            applied = (changes is not None and meta is not None and meta.get("generation") == changes.since
+                       and math.isclose(meta.get("k1", -1), k1) and math.isclose(meta.get("b", -1), b)
+                       and keyword_store.apply_changes(indexes, records, changes.doc_ids))
+            if not applied:
+                keyword_store.catch_up(indexes, records)
         except Exception:  # noqa: BLE001 - postings tantivy cannot read: start again from the records
             for kind in keyword_store.KINDS:
                 shutil.rmtree(folder / kind, ignore_errors=True)

@@ -76,6 +76,18 @@ def indexed_keys(index) -> set[int]:
     return set(searcher.fast_field_values("key", [addr for _, addr in hits]))
 
 
+def stored_ids(index) -> list[str]:
+    """Every id one index holds (chunk ids, or doc ids), for checks: reads each stored document."""
+    import tantivy
+
+    index.reload()
+    searcher = index.searcher()
+    if not searcher.num_docs:
+        return []
+    hits = searcher.search(tantivy.Query.all_query(), limit=searcher.num_docs, count=False).hits
+    return [searcher.doc(addr)["id"][0] for _, addr in hits]
+
+
 def catch_up(indexes: dict, records: Records) -> int:
     """Make both indexes hold exactly the records' dispatches; returns how many were (re)added.
 
@@ -104,6 +116,30 @@ def catch_up(indexes: dict, records: Records) -> int:
         index.reload()
         added = max(added, len(missing))
     return added
+
+
+def apply_changes(indexes: dict, records: Records, doc_ids: list[str]) -> bool:
+    """Replace the given dispatches' entries with what the records now hold (none when deleted).
+
+    The sync's own list of what it wrote: no scan of the records or of the postings. Returns
+    whether the indexes then hold as many chunks and documents as the records (else a change
+    went unreported and the caller compares everything with `catch_up`).
+    """
+    documents = {d.doc_id: d for d in records.documents(doc_ids)}
+    chunks = {d: records.chunks_of(d) for d in documents}
+    for kind, index in indexes.items():
+        writer = index.writer(heap_size=_WRITER_HEAP, num_threads=1)
+        for doc_id in doc_ids:
+            writer.delete_documents_by_term("doc_id", doc_id)
+        for doc_id, doc in documents.items():
+            key = _key(doc_id, doc.content_hash, doc.date_min, doc.date_max, doc.source)
+            _add(writer, kind, doc_id, key, (doc.date_min, doc.date_max, doc.source), chunks[doc_id])
+        writer.commit()
+        writer.wait_merging_threads()
+        index.reload()
+    n_docs, n_chunks = records.counts()
+    return (indexes["chunks"].searcher().num_docs == n_chunks
+            and indexes["docs"].searcher().num_docs == n_docs)
 
 
 def _chunks_by_doc(records: Records, doc_ids: list[str]) -> Iterable[tuple[str, list[ChunkRecord]]]:

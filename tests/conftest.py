@@ -179,8 +179,11 @@ def read_state(settings: Any) -> IndexState:
     keyword_generation = None
     keyword_meta = settings.data_dir / "keyword" / "keyword.json"
     if keyword_meta.is_file():
+        from index import keyword_store
+
         data = json.loads(keyword_meta.read_text(encoding="utf-8"))
-        keyword_ids = data["chunk_ids"]
+        postings = keyword_store.open_on_disk(settings.data_dir / "keyword", create=False)
+        keyword_ids = keyword_store.stored_ids(postings["chunks"]) if postings else []
         keyword_generation = int(data["generation"])
     return IndexState(record_chunk_ids=chunk_ids, chroma_chunk_ids=chroma_ids, keyword_chunk_ids=keyword_ids,
                       keyword_generation=keyword_generation, generation=int(meta.get("generation", 0)),

@@ -6,7 +6,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from index.keyword import KeywordIndex
+from index.keyword import Changes, KeywordIndex
 from index.records import ChunkRecord, DocumentRecord
 from tests.test_keyword import BM25, DOC_WEIGHT, DOCS, _records
 
@@ -52,6 +52,26 @@ def test_a_sync_adds_and_deletes_only_the_changed_dispatches(tmp_path):
     assert saved is not None and saved.generation == records.generation
 
 
+def test_a_writer_applies_the_dispatches_its_run_changed_and_checks_the_counts(tmp_path):
+    records, folder = _records(tmp_path, DOCS), tmp_path / "kw"
+    KeywordIndex.refresh(records, folder, *BM25)
+    since = records.generation
+    _put(records, "new", ["volcan erupt"])
+    with records.transaction() as tx:
+        tx.delete_document("lone")
+    index = KeywordIndex.refresh(records, folder, *BM25, changes=Changes(since, ["new", "lone"]))
+    assert _docs(index.search(["volcan"], 5)) == {"new"} and "lone" not in _docs(index.search(["pont"], 5))
+
+    since = records.generation
+    _put(records, "unreported", ["volcan"])  # a change the run's list missed: the counts differ
+    index = KeywordIndex.refresh(records, folder, *BM25, changes=Changes(since, []))
+    assert _docs(index.search(["volcan"], 5)) == {"new", "unreported"}
+
+    _put(records, "later", ["volcan"])  # the list of a run that began behind the saved index is not trusted
+    index = KeywordIndex.refresh(records, folder, *BM25, changes=Changes(since, []))
+    assert _docs(index.search(["volcan"], 5)) == {"new", "unreported", "later"}
+
+
 def test_an_index_behind_the_records_is_brought_in_step_by_a_reader_with_the_lock_free(tmp_path):
     records, folder, lock = _records(tmp_path, DOCS), tmp_path / "kw", tmp_path / "index.lock"
     KeywordIndex.refresh(records, folder, *BM25)
@@ -83,7 +103,7 @@ def test_a_commit_its_writer_did_not_stamp_is_rebuilt_from_the_records(tmp_path)
 READER = textwrap.dedent("""
     import sys
     from pathlib import Path
-    from index.keyword import KeywordIndex
+    from index.keyword import Changes, KeywordIndex
     index = KeywordIndex.load(Path(sys.argv[1]))
     print(sorted(c for c, _ in index.search(["volcan"], 5)), flush=True)
     sys.stdin.readline()  # the writer has committed
