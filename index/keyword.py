@@ -164,8 +164,9 @@ class KeywordIndex:
                 shutil.rmtree(folder / kind, ignore_errors=True)
             indexes = keyword_store.open_on_disk(folder, create=True)
             keyword_store.catch_up(indexes, records)
+        known = meta.get("files") if meta is not None else None
         _stamp(folder, {"format": FORMAT_VERSION, "generation": generation, "k1": k1, "b": b,
-                        "files": keyword_store.fingerprint(folder)})
+                        "files": keyword_store.fingerprint(folder, known)})
         (folder / "keyword.npz").unlink(missing_ok=True)  # format 3's matrix
         return cls(indexes, generation, k1, b, folder)
 

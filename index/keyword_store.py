@@ -181,17 +181,19 @@ def _key(doc_id: str, content_hash: str, date_min, date_max, source) -> int:
 _SEGMENT_FILES = ("fast", "fieldnorm", "idx", "pos", "store", "term")
 
 
-def fingerprint(folder: Path) -> dict[str, int | str]:
-    """The committed state of both indexes: a hash of each meta.json and the size of every file it
-    names. Saved beside the generation by the writer, checked by every opener: a file truncated,
-    deleted or replaced since is seen before tantivy reads it. (Bytes garbled in place keep their
-    size: those only tantivy's own checks can see.)"""
+def fingerprint(folder: Path, known: dict | None = None) -> dict[str, str]:
+    """The committed state of both indexes: a sha256 of each meta.json and of every file it names.
+
+    Saved beside the generation by the writer, checked by every opener: a file truncated, garbled,
+    deleted or replaced since is seen before tantivy reads it. Tantivy never rewrites a segment
+    file, so the writer reuses the digests of `known` (the previous stamp) for files of the same
+    name and size, and hashes only what its commit wrote.
+    """
     import json
 
-    out: dict[str, int | str] = {}
+    out: dict[str, str] = {}
     for kind in KINDS:
-        meta_path = folder / kind / "meta.json"
-        raw = meta_path.read_bytes()
+        raw = (folder / kind / "meta.json").read_bytes()
         out[f"{kind}/meta.json"] = hashlib.sha256(raw).hexdigest()
         for segment in json.loads(raw)["segments"]:
             stem = segment["segment_id"].replace("-", "")
@@ -199,6 +201,16 @@ def fingerprint(folder: Path) -> dict[str, int | str]:
             if segment.get("deletes"):
                 names.append(f"{stem}.{segment['deletes']['opstamp']}.del")
             for name in names:
-                path = folder / kind / name
-                out[f"{kind}/{name}"] = path.stat().st_size if path.exists() else -1
+                out[f"{kind}/{name}"] = _file_digest(folder / kind / name, (known or {}).get(f"{kind}/{name}"))
     return out
+
+
+def _file_digest(path: Path, known: str | None) -> str:
+    """'size:sha256' of a file ('missing' when absent); `known` reused when the size matches."""
+    if not path.exists():
+        return "missing"
+    size = path.stat().st_size
+    if known is not None and known.startswith(f"{size}:"):
+        return known
+    with open(path, "rb") as fh:
+        return f"{size}:{hashlib.file_digest(fh, 'sha256').hexdigest()}"

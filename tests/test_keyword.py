@@ -84,8 +84,24 @@ def _segment_file(folder, kind, ext):
     return next((folder / kind).glob(f"*.{ext}"))
 
 
+def _rewrite(path, data):
+    """Damage a segment file as a new file: rewriting it in place would pull the pages from under
+    the mappings an earlier open left in this test process (SIGBUS), not what a restart sees."""
+    tmp = path.with_suffix(".damaged")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
+def _garble(path):
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    _rewrite(path, bytes(raw))
+
+
 KEYWORD_DAMAGE = {
-    "postings truncated": lambda kw: _truncate(_segment_file(kw, "chunks", "idx"), 10),
+    "terms garbled in place": lambda kw: _garble(_segment_file(kw, "chunks", "term")),
+    "postings truncated": lambda kw: _rewrite(_segment_file(kw, "chunks", "idx"),
+                                              _segment_file(kw, "chunks", "idx").read_bytes()[:10]),
     "terms deleted": lambda kw: _segment_file(kw, "docs", "term").unlink(),
     "tantivy meta.json truncated": lambda kw: _truncate(kw / "chunks" / "meta.json", 20),
     "tantivy meta.json deleted": lambda kw: (kw / "docs" / "meta.json").unlink(),
