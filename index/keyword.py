@@ -17,10 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from index import keyword_store
+from index.errors import DispatchQAError
 from index.locking import IndexLockedError, writer_lock
 from index.records import Records
 
 FORMAT_VERSION = 4  # 4: tantivy postings (3: a scipy matrix rebuilt at every sync)
+TANTIVY_K1, TANTIVY_B = 1.2, 0.75  # tantivy's BM25 constants: its Python binding cannot set others
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,10 @@ class Filters:
     @property
     def active(self) -> bool:
         return self.date_from is not None or self.date_to is not None or bool(self.sources)
+
+
+class KeywordSettingsError(DispatchQAError):
+    pass
 
 
 @dataclass(frozen=True)
@@ -81,6 +87,7 @@ class KeywordIndex:
     @classmethod
     def build(cls, records: Records, k1: float, b: float) -> KeywordIndex:
         """An index in memory (a reader's, while the writer holds the folder)."""
+        check_bm25_constants(k1, b)
         generation = records.generation
         indexes = keyword_store.in_memory()
         keyword_store.catch_up(indexes, records)
@@ -117,12 +124,15 @@ class KeywordIndex:
 
         Without `lock_path` the caller holds the writer lock and updates the folder. With it (a
         reader: `ask`, each `serve` worker), the folder is updated only if the writer lock is free
-        at once; else the reader builds an index in memory and the running writer updates the
-        folder when it finishes: readers never write the folder unlocked.
+        at once; else it serves the saved index as the writer last stamped it (chunks written since
+        are found by the dense side until the writer's own update; chunks deleted since are dropped
+        by the retriever), or, with none saved yet, one built in memory: readers never write the
+        folder unlocked.
 
         `changes`: what the writer's run changed, applied alone when the saved index matched the
         records as the run began; else (or when the counts then differ) every key is compared.
         """
+        check_bm25_constants(k1, b)
         existing = cls.load(folder)
         if existing is not None and existing.in_step(records, k1, b):
             return existing
@@ -132,6 +142,8 @@ class KeywordIndex:
             with writer_lock(lock_path, 0):
                 return cls._catch_up(records, folder, k1, b)
         except IndexLockedError:
+            if existing is not None and math.isclose(existing.k1, k1) and math.isclose(existing.b, b):
+                return existing
             return cls.build(records, k1, b)
 
     def in_step(self, records: Records, k1: float, b: float) -> bool:
@@ -286,6 +298,13 @@ class KeywordIndex:
         if filters.sources:
             parts.append(self._among("source", sorted({s.casefold() for s in filters.sources})))
         return tantivy.Query.boolean_query([(tantivy.Occur.Must, p) for p in parts])
+
+
+def check_bm25_constants(k1: float, b: float) -> None:
+    if not (math.isclose(k1, TANTIVY_K1) and math.isclose(b, TANTIVY_B)):
+        raise KeywordSettingsError(
+            f"bm25_k1 {k1} / bm25_b {b}: the keyword index (tantivy) scores with k1 {TANTIVY_K1} and "
+            f"b {TANTIVY_B} only; set bm25_k1 and bm25_b back to these values")
 
 
 def _saved_stamp(folder: Path) -> dict | None:

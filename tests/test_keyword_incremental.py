@@ -128,3 +128,29 @@ def test_a_reader_process_sees_the_writers_commit_after_reload(tmp_path):
     finally:
         reader.kill()
         reader.wait()
+
+
+def test_a_reader_serves_the_stamped_index_while_the_writer_holds_the_lock(tmp_path):
+    """No rebuild per generation while an indexing run commits: the reader searches what the
+    writer last stamped, and finds the new dispatch once the writer has stamped it."""
+    from index.locking import writer_lock
+
+    records, folder, lock = _records(tmp_path, DOCS), tmp_path / "kw", tmp_path / "index.lock"
+    KeywordIndex.refresh(records, folder, *BM25)
+    _put(records, "new", ["volcan"])
+    with writer_lock(lock, 0):
+        reader = KeywordIndex.open(records, folder, *BM25, DOC_WEIGHT, lock_path=lock)
+        assert reader.folder == folder and reader.generation < records.generation
+        assert reader.search(["volcan"], 5) == [] and _docs(reader.search(["pont"], 5)) >= {"spread"}
+        KeywordIndex.refresh(records, folder, *BM25)  # the writer's own update, under its lock
+    later = KeywordIndex.open(records, folder, *BM25, DOC_WEIGHT, lock_path=lock)
+    assert _docs(later.search(["volcan"], 5)) == {"new"}
+
+
+def test_bm25_constants_tantivy_cannot_use_are_refused(tmp_path):
+    import pytest
+
+    from index.keyword import KeywordSettingsError
+
+    with pytest.raises(KeywordSettingsError, match="bm25_k1 1.5"):
+        KeywordIndex.refresh(_records(tmp_path, DOCS), tmp_path / "kw", 1.5, 0.75)
