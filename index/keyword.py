@@ -72,6 +72,7 @@ class KeywordIndex:
         # Share of a chunk's score taken from its document: the setting bm25_doc_weight, given to
         # open(); an index built or loaded on its own ranks by chunk BM25 alone.
         self.doc_weight = 0.0
+        self.stamp: dict | None = None  # keyword.json as `load` checked it against the files
         self.reload()
 
     def reload(self) -> None:
@@ -104,7 +105,9 @@ class KeywordIndex:
             indexes = keyword_store.open_on_disk(folder, create=False)
             if indexes is None:
                 return None
-            return cls(indexes, int(meta["generation"]), float(meta["k1"]), float(meta["b"]), folder)
+            index = cls(indexes, int(meta["generation"]), float(meta["k1"]), float(meta["b"]), folder)
+            index.stamp = meta
+            return index
         except Exception:  # noqa: BLE001 - a derived index: any failure to read it means "bring in step"
             return None
 
@@ -136,11 +139,12 @@ class KeywordIndex:
         existing = cls.load(folder)
         if existing is not None and existing.in_step(records, k1, b):
             return existing
+        verified = existing.stamp if existing is not None else None
         if lock_path is None:
-            return cls._catch_up(records, folder, k1, b, changes)
+            return cls._catch_up(records, folder, k1, b, changes, verified)
         try:
             with writer_lock(lock_path, 0):
-                return cls._catch_up(records, folder, k1, b)
+                return cls._catch_up(records, folder, k1, b, None, verified)
         except IndexLockedError:
             if existing is not None and math.isclose(existing.k1, k1) and math.isclose(existing.b, b):
                 return existing
@@ -152,15 +156,14 @@ class KeywordIndex:
 
     @classmethod
     def _catch_up(cls, records: Records, folder: Path, k1: float, b: float,
-                  changes: Changes | None = None) -> KeywordIndex:
+                  changes: Changes | None, meta: dict | None) -> KeywordIndex:
         """Under the writer lock: add / delete what differs, then stamp the generation.
 
-        Postings that are not what the last stamp describes (damaged, or a commit killed before its
-        stamp) are not patched but rebuilt from the records.
+        `meta`: the stamp `load` just checked against the files; None when they did not match it
+        (damaged, or a commit killed before its stamp): such postings are not patched but rebuilt.
         """
         generation = records.generation
-        meta = _saved_stamp(folder)
-        if meta is None or not _intact(folder, meta):
+        if meta is None:
             for kind in keyword_store.KINDS:
                 shutil.rmtree(folder / kind, ignore_errors=True)
             meta = None
