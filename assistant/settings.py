@@ -101,10 +101,12 @@ class Settings:
         "names, so the multilingual model carries them."))
     candidate_k: int = field(default=50, metadata=_doc(
         "Candidates each retriever contributes before fusion."))
-    bm25_k1: float = field(default=1.2, metadata=_doc("BM25 term-frequency saturation."))
+    bm25_k1: float = field(default=1.2, metadata=_doc(
+        "BM25 term-frequency saturation. The keyword index (tantivy) scores with 1.2 only: other values are refused."))
     bm25_doc_weight: float = field(default=0.7, metadata=_doc(
         "Share of a passage's keyword score taken from its whole document's BM25 (0 = passage only)."))
-    bm25_b: float = field(default=0.75, metadata=_doc("BM25 length normalisation."))
+    bm25_b: float = field(default=0.75, metadata=_doc(
+        "BM25 length normalisation. The keyword index (tantivy) scores with 0.75 only: other values are refused."))
 
     # Answering
     answer_max_sentences: int = field(default=2, metadata=_doc(
