@@ -28,8 +28,9 @@ def _drop_field(path, name):
 
 
 DAMAGE = {
-    "keyword.npz truncated": lambda d: _truncate(d / "keyword" / "keyword.npz", 1000),
-    "keyword.json field missing": lambda d: _drop_field(d / "keyword" / "keyword.json", "vocab"),
+    "keyword segment truncated": lambda d: [_truncate(f, 10) for f in (d / "keyword" / "chunks").glob("*.idx")],
+    "keyword meta.json deleted": lambda d: (d / "keyword" / "docs" / "meta.json").unlink(),
+    "keyword.json field missing": lambda d: _drop_field(d / "keyword" / "keyword.json", "files"),
     "keyword folder deleted": lambda d: shutil.rmtree(d / "keyword"),
     "chroma.sqlite3 truncated": lambda d: _truncate(d / "chroma" / "chroma.sqlite3", 1000),
     "chroma folder replaced by a file": lambda d: (shutil.rmtree(d / "chroma"), (d / "chroma").write_text("x")),

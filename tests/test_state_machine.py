@@ -92,7 +92,7 @@ QUESTIONS = [
 ]
 NAMES = [f"d{i}.txt" for i in range(10)] + [f"sub/s{i}.txt" for i in range(4)]
 DAMAGES = [
-    "keyword.npz truncated", "keyword.npz garbled", "keyword.npz deleted",
+    "keyword segment truncated", "keyword segment garbled", "keyword segment deleted",
     "keyword.json truncated", "keyword.json missing a field", "keyword.json deleted",
     "chroma.sqlite3 truncated", "chroma.sqlite3 overwritten", "chroma.sqlite3 deleted",
     "chroma segment files truncated", "chroma segment folder deleted", "chroma folder deleted",
@@ -227,8 +227,14 @@ def recorded_vectors(data: Path) -> dict[str, Any]:
 def damage(data: Path, kind: str, rnd: random.Random) -> str:
     """Damage one derived file; returns what was done ('' when the file is not there)."""
     keyword, chroma = data / "keyword", data / "chroma"
-    target = {"keyword.npz": keyword / "keyword.npz", "keyword.json": keyword / "keyword.json",
-              "chroma.sqlite3": chroma / "chroma.sqlite3"}.get(kind.split()[0])
+    if kind.startswith("keyword segment"):  # one of tantivy's files (a segment's postings, its meta.json)
+        files = sorted(f for f in keyword.rglob("*") if f.is_file() and f.parent != keyword) if keyword.is_dir() else []
+        if not files:
+            return ""
+        target = rnd.choice(files)
+    else:
+        target = {"keyword.json": keyword / "keyword.json",
+                  "chroma.sqlite3": chroma / "chroma.sqlite3"}.get(kind.split()[0])
     if target is not None:
         if not target.exists():
             return ""
@@ -251,7 +257,7 @@ def damage(data: Path, kind: str, rnd: random.Random) -> str:
             kind += f" ({field})"
         else:
             target.unlink()
-        return kind
+        return f"{kind} ({target.relative_to(data)})" if kind.startswith("keyword segment") else kind
     segments = [d for d in chroma.iterdir() if d.is_dir()] if chroma.is_dir() else []
     if kind == "chroma folder deleted":
         if not chroma.exists():
