@@ -337,6 +337,23 @@ class Pipeline:
             self._retriever = None
         return removed
 
+    def search(self, query: str, filters: QueryFilters | None = None, k: int = 5,
+               mode: str = "hybrid") -> list[dict[str, Any]]:
+        """The `k` best passages for `query`, as the retriever ranks them (no answer composed): doc_id,
+        title, date, source, start, end (document offsets), text == the dispatch's text[start:end], score."""
+        from assistant.retrieval import documents_for
+
+        query = query.strip()
+        if not query:
+            raise ValueError("the query is empty")
+        kf = _keyword_filters(filters) if filters is not None else None
+        passages = self.retriever().retrieve(query, k, kf, mode)
+        docs = documents_for(self.records, passages)
+        return [{"doc_id": p.doc_id, "title": docs[p.doc_id].title, "date": docs[p.doc_id].date,
+                 "source": docs[p.doc_id].source, "start": p.start, "end": p.end,
+                 "text": docs[p.doc_id].text[p.start:p.end], "score": round(p.score, 4)}
+                for p in passages if p.doc_id in docs]
+
     def close(self) -> None:
         if self._indexer is not None:
             self._indexer.close()

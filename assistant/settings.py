@@ -159,6 +159,11 @@ class Settings:
     api_rate_limit: int = field(default=60, metadata=_doc(
         "Requests per minute the `/v1` API takes from one client address (0: no limit); more get 429."))
 
+    # MCP server (/mcp on the web chat's port)
+    mcp_server: bool = field(default=False, metadata=_doc(
+        "Serve the `ask` and `search` tools to MCP clients at `/mcp` (streamable HTTP), behind the same "
+        "`api_key` rule, body limit and rate limit as `/v1`; needs `pip install 'dispatch-qa[mcp]'`."))
+
     def __post_init__(self) -> None:
         if not 1 <= self.answer_max_sentences <= 3:
             raise SettingsError(f"answer_max_sentences must be 1, 2 or 3, got {self.answer_max_sentences}")

@@ -120,9 +120,9 @@ def test_a_key_is_required_off_loopback_and_the_api_closes_behind_a_login_withou
     assert api_key_problem(Settings(host="0.0.0.0", auth="u:p", api_key="k")) is None
     with pytest.raises(SettingsError, match="api_key"):
         mount({}, None, Settings(host="192.168.1.20", auth="u:p"))
-    assert OpenAIApi(None, Settings(auth="u:p")).closed
-    assert not OpenAIApi(None, Settings(auth="u:p", api_key="k")).closed
-    assert not OpenAIApi(None, Settings()).closed
+    assert OpenAIApi(None, Settings(auth="u:p")).key.closed
+    assert not OpenAIApi(None, Settings(auth="u:p", api_key="k")).key.closed
+    assert not OpenAIApi(None, Settings()).key.closed
 
 
 def test_api_settings_are_checked():

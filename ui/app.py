@@ -16,7 +16,7 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from assistant.settings import Settings, SettingsError
-from ui import filters, guard, openai_api, render
+from ui import filters, guard, mcp_server, openai_api, render
 from ui.checks import HISTORY_MAX, RequestProblem, ask_arguments
 from ui.guard import is_loopback, parse_auth
 from ui.i18n import DEFAULT_LANGUAGE, LOAD_LANGUAGE_JS, SWITCH_LANGUAGE_JS, gradio_i18n, label, text, ui_language
@@ -383,7 +383,7 @@ def serve(settings: Settings, seed: bool = True) -> int:
     from assistant.pipeline import open_pipeline
 
     options = launch_options(settings)  # refuse an unsafe bind before loading anything heavy
-    problem = openai_api.api_key_problem(settings)
+    problem = openai_api.api_key_problem(settings) or mcp_server.missing_package_problem(settings)
     if problem:
         raise SettingsError(problem)
     pipeline = open_pipeline(settings)
@@ -397,7 +397,8 @@ def serve(settings: Settings, seed: bool = True) -> int:
         print("note: only 127.0.0.1/localhost names are answered: list the names or addresses users type in "
               "allowed_hosts (e.g. --allowed-hosts 192.168.1.20)", file=sys.stderr)
     try:
-        demo.launch(**openai_api.mount(options, pipeline, settings))  # + the OpenAI API at /v1
+        options = mcp_server.mount(openai_api.mount(options, pipeline, settings), pipeline, settings)
+        demo.launch(**options)  # + the OpenAI API at /v1, and the MCP server at /mcp when mcp_server is on
     except OSError as exc:
         raise SettingsError(f"cannot serve on {settings.host}:{settings.port} ({exc}); "
                             "choose another port with --port") from None

@@ -343,8 +343,9 @@ def _open_path(path: str) -> bool:
 
 
 def _own_key_path(path: str) -> bool:
-    """The OpenAI-compatible API (ui/openai_api.py) checks its own bearer token, not the login cookie."""
-    return path == "/v1" or path.startswith("/v1/")
+    """The OpenAI-compatible API (ui/openai_api.py) and the MCP server (ui/mcp_server.py) check their own
+    bearer token, not the login cookie."""
+    return path in ("/v1", "/mcp", "/mcp/") or path.startswith("/v1/")
 
 
 def _logged_in(scope: Scope, headers: Headers) -> bool:

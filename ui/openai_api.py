@@ -11,7 +11,6 @@ to the FastAPI app it builds, whose first routes are then ours.
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 import math
@@ -30,7 +29,7 @@ from starlette.routing import Mount
 from starlette.types import Receive, Scope, Send
 
 from assistant.settings import Settings, SettingsError
-from ui.guard import is_loopback
+from ui.api_key import BearerKey, api_key_problem
 from ui.openai_format import (
     MODEL_ID,
     ApiError,
@@ -53,15 +52,6 @@ PREFIX = "/v1"
 _MODEL_RE = re.compile(r"^/models/([^/]+)/?$")
 
 
-def api_key_problem(settings: Settings) -> str | None:
-    """Why the API cannot be served with these settings (the `auth` rule's twin), else None."""
-    if not is_loopback(settings.host) and not settings.api_key:
-        return (f"refusing to serve the OpenAI-compatible API on {settings.host}, a non-loopback address, "
-                "without a key: set api_key (--api-key KEY, DISPATCH_QA_API_KEY or `api_key` in "
-                "dispatch-qa.toml), or keep host=127.0.0.1")
-    return None
-
-
 def mount(options: dict[str, Any], pipeline: Pipeline, settings: Settings) -> dict[str, Any]:
     """`launch()`'s options with the API's routes added; SettingsError when the bind needs a key."""
     problem = api_key_problem(settings)
@@ -78,9 +68,7 @@ class OpenAIApi:
     def __init__(self, pipeline: Pipeline, settings: Settings) -> None:
         self.pipeline = pipeline
         self.settings = settings
-        self.key = settings.api_key.encode("utf-8")
-        # With a login on the chat and no key, the API would be a way around the login: closed.
-        self.closed = not settings.api_key and bool(settings.auth)
+        self.key = BearerKey(settings)
         self.limiter = RateLimiter(settings.api_rate_limit)
         self.created = int(time.time())
         self._answering: anyio.CapacityLimiter | None = None  # made on the server's event loop
@@ -122,16 +110,9 @@ class OpenAIApi:
                             "POST /v1/chat/completions.", code="unknown_url")
 
     def authenticate(self, request: Request) -> None:
-        if self.closed:
-            raise ApiError(401, "The web chat has a login (auth): set api_key to use the API.",
-                           code="invalid_api_key")
-        if not self.key:
-            return
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        # compare_digest: the time taken does not tell how much of the key was right.
-        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode("utf-8"), self.key):
-            raise ApiError(401, "Incorrect or missing API key: send 'Authorization: Bearer <api_key>'.",
-                           code="invalid_api_key")
+        refusal = self.key.refusal(request.headers.get("authorization", ""))
+        if refusal:
+            raise ApiError(401, refusal, code="invalid_api_key")
 
     @staticmethod
     def expect(request: Request, method: str) -> None:

@@ -113,16 +113,24 @@ def parse_chat_request(body: Any) -> ChatRequest:
         raise bad_request("stream must be true or false.", "stream")
     turns = user_turns(body.get("messages"))
     question, history = turns[-1], [t for t in turns[:-1] if t][-HISTORY_MAX:]
+    request = checked_question(question, body.get("date_from"), body.get("date_to"), body.get("sources"), history)
+    return ChatRequest(request.question, request.history, request.date_from, request.date_to, request.sources,
+                       bool(stream))
+
+
+def checked_question(question: Any, date_from: Any, date_to: Any, sources: Any, history: Any) -> ChatRequest:
+    """A question and its filters as any door receives them (the OpenAI API, the MCP tools) -> ChatRequest;
+    a 400 ApiError naming the field, in the question's language, for a bad type, size or date."""
     try:
-        question, date_from, date_to, sources, history = ask_arguments(
-            question, body.get("date_from"), body.get("date_to"), body.get("sources"), history)
+        question, date_from, date_to, sources, history = ask_arguments(question, date_from, date_to, sources,
+                                                                       history)
     except RequestProblem as exc:
         raise bad_request(str(exc), _param_named_in(str(exc))) from None
     lang = _language(question)
     for name, value in (("date_from", date_from), ("date_to", date_to)):
         if value and not _valid_date(value):
             raise bad_request(_LABELS[lang]["bad_date"].format(field=name, value=value), name, "invalid_date")
-    return ChatRequest(question, history, date_from or None, date_to or None, tuple(sources), bool(stream))
+    return ChatRequest(question, history, date_from or None, date_to or None, tuple(sources))
 
 
 def _valid_date(value: str) -> bool:
