@@ -29,6 +29,7 @@ httpx2 = pytest.importorskip("httpx2")
 from mcp.client.session import ClientSession  # noqa: E402
 from mcp.client.streamable_http import streamable_http_client  # noqa: E402
 from mcp.shared.exceptions import MCPError  # noqa: E402
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS  # noqa: E402
 
 KEY = "mcp-key-0123456789"
 
@@ -127,6 +128,18 @@ def test_search_returns_passages_at_their_document_offsets(server):
     assert "Koursk" in passages[0]["text"]
     none = call(server, "search", {"query": "Koursk", "date_from": "2030"})
     assert none.structured_content["passages"] == [] and none.content[0].text == "No passage matches."
+
+
+def test_a_client_of_the_newer_protocol_gets_the_same_tools(server):
+    """mcp's high-level Client probes `server/discover` (the 2026 protocol) before the older handshake."""
+    async def run():
+        async with httpx2.AsyncClient(headers=_bearer(KEY), timeout=120) as http:
+            async with mcp.Client(streamable_http_client(server + "/mcp", http_client=http)) as client:
+                result = await client.call_tool("search", {"query": "Koursk", "top_k": 1})
+                return client.protocol_version, result
+    version, result = anyio.run(run)
+    assert version in MODERN_PROTOCOL_VERSIONS
+    assert not result.is_error and result.structured_content["passages"][0]["doc_id"] == SEED_DATED
 
 
 @pytest.mark.parametrize(("tool", "arguments", "named"), [
