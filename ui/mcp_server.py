@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from assistant.pipeline import Pipeline
 
 PATH = "/mcp"
-INSTALL_HINT = "pip install 'dispatch-qa[mcp]'"
+INSTALL_HINT = "`pip install 'dispatch-qa[mcp]'` (or `pip install mcp==2.3.0`)"
 INSTRUCTIONS = ("Dispatch QA answers questions from a collection of news dispatches (French agency wires), "
                 "quoting them word for word. Call `ask` for a quoted answer and `search` for passages.")
 
