@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from assistant.pipeline import Pipeline
 
 PATH = "/mcp"
-INSTALL_HINT = "`pip install 'dispatch-qa[mcp]'` (or `pip install mcp==2.3.0`)"
+INSTALL_HINT = "`pip install 'dispatch-qa[mcp]'` or `pip install mcp==2.3.0`"
 INSTRUCTIONS = ("Dispatch QA answers questions from a collection of news dispatches (French agency wires), "
                 "quoting them word for word. Call `ask` for a quoted answer and `search` for passages.")
 
@@ -40,8 +40,8 @@ INSTRUCTIONS = ("Dispatch QA answers questions from a collection of news dispatc
 def missing_package_problem(settings: Settings) -> str | None:
     """Why `mcp_server = true` cannot be served here (the `mcp` package is not installed), else None."""
     if settings.mcp_server and importlib.util.find_spec("mcp") is None:
-        return (f"mcp_server is on but the `mcp` package is not installed: {INSTALL_HINT} "
-                "(or turn it off: --no-mcp-server, DISPATCH_QA_MCP_SERVER=false)")
+        return (f"mcp_server is on but the `mcp` package is not installed: run {INSTALL_HINT}, "
+                "or turn it off (--no-mcp-server, DISPATCH_QA_MCP_SERVER=false)")
     return None
 
 
