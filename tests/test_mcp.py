@@ -171,7 +171,7 @@ def test_a_missing_or_wrong_key_is_refused(server):
         assert "api_key" in json.loads(refused.value.read())["error"]
 
 
-def test_the_chat_guard_screens_mcp_and_the_body_limit_applies(server):
+def test_the_chat_guard_screens_mcp_the_body_limit_applies_and_there_is_no_get_stream(server):
     for headers, status in (({"Host": "evil.example"}, 400), ({"Origin": "http://evil.example"}, 403)):
         request = urllib.request.Request(server + "/mcp", data=b"{}", method="POST", headers={
             "Authorization": f"Bearer {KEY}", "Content-Type": "application/json", **headers})
@@ -186,6 +186,11 @@ def test_the_chat_guard_screens_mcp_and_the_body_limit_applies(server):
     with pytest.raises(urllib.error.HTTPError) as caught:
         urllib.request.urlopen(request, timeout=30)
     assert caught.value.code == 413
+    stream = urllib.request.Request(server + "/mcp", headers={"Authorization": f"Bearer {KEY}",
+                                                              "Accept": "text/event-stream"})
+    with pytest.raises(urllib.error.HTTPError) as caught:  # stateless: no GET stream held open
+        urllib.request.urlopen(stream, timeout=30)
+    assert caught.value.code == 405 and caught.value.headers["Allow"] == "POST"
 
 
 def test_mcp_is_404_when_off_and_takes_its_key_behind_the_login(seeds_settings, embedder, tmp_path_factory):

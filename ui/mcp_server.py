@@ -89,7 +89,7 @@ def streamable_http(pipeline: Pipeline, settings: Settings) -> tuple[ASGIApp, Ca
 
 
 class McpDoor:
-    """The ASGI app at /mcp: rate limit, then the bearer key, then the SDK's handler."""
+    """The ASGI app at /mcp: rate limit, POST only, then the bearer key, then the SDK's handler."""
 
     def __init__(self, handler: ASGIApp, settings: Settings) -> None:
         self.handler = handler
@@ -106,6 +106,11 @@ class McpDoor:
             retry = str(math.ceil(wait))
             response = JSONResponse({"error": f"Rate limit reached: {self.rate_limit} requests per minute; "
                                               f"retry in {retry} s."}, status_code=429, headers={"Retry-After": retry})
+            return await response(scope, receive, send)
+        if scope["method"] != "POST":
+            # Stateless: there is nothing to push on a GET stream, which would only hold a connection open.
+            response = JSONResponse({"error": "Use POST for /mcp (streamable HTTP, stateless: no GET stream)."},
+                                    status_code=405, headers={"Allow": "POST"})
             return await response(scope, receive, send)
         authorization = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"), "")
         refusal = self.key.refusal(authorization)
