@@ -216,7 +216,7 @@ class Indexer:
                 return None
             since = self.records.generation
             self._reconcile_vectors()
-            docs = sorted(d for d, (_, r, _) in self.records.document_hashes().items() if r == key)
+            docs = sorted(self.records.document_hashes(root=key))
             report = SyncReport()
             if docs:
                 self._delete(docs, report)
@@ -240,9 +240,9 @@ class Indexer:
     def _sync_root(self, root: Path, report: SyncReport, progress: Progress | None,
                    transform: Callable[[Dispatch], Dispatch] | None) -> None:
         root_key = str(root)
-        known = self.records.document_hashes()
+        known = self.records.document_hashes(root=root_key)  # other roots' documents: looked up by id
         if not root.exists():
-            kept = sum(1 for _, (_, r, _) in known.items() if r == root_key)
+            kept = len(known)
             report.failed.append({"file": root_key,
                                   "reason": f"not found; its {kept} indexed documents are kept"})
             return
@@ -270,7 +270,7 @@ class Indexer:
                     report.failed.append({"file": dispatch.source_path, "reason":
                                           f"document id '{dispatch.doc_id}' already used by {seen[dispatch.doc_id]}"})
                     continue
-                previous = known.get(dispatch.doc_id)
+                previous = known.get(dispatch.doc_id) or self.records.document_hash(dispatch.doc_id)
                 if previous is not None and previous[1] != root_key and Path(previous[1]).exists() \
                         and not _inside(Path(previous[1]), root):
                     report.failed.append({"file": dispatch.source_path, "reason":
@@ -296,7 +296,7 @@ class Indexer:
         for inner in self.records.roots():
             if inner == str(root) or not _inside(Path(inner), root):
                 continue
-            stale = [doc_id for doc_id, (_, r, _) in self.records.document_hashes().items() if r == inner]
+            stale = sorted(self.records.document_hashes(root=inner))
             if stale:
                 self._delete(stale, report)
             self.records.remove_root(inner)

@@ -77,6 +77,20 @@ def band_keys(sigs: np.ndarray) -> np.ndarray:
     return out
 
 
+# One constant per band folded into its key, so that one table column holds every band's keys.
+_BAND_SALT = (np.arange(1, BANDS + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15))
+
+
+def band_rows(sig: np.ndarray) -> list[int]:
+    """The signature's BANDS keys as signed 64-bit integers (SQLite's INTEGER), one per band, for the
+    records' band table: two signatures share a value when they share a band (collisions between
+    bands only add candidates, which the exact Jaccard turns down)."""
+    if np.asarray(sig).size < BANDS * ROWS:  # not a signature of this scheme: nothing to be found by
+        return []
+    salted = band_keys(np.asarray(sig)[None, :])[0] ^ _BAND_SALT
+    return salted.view(np.int64).tolist()
+
+
 class LshIndex:
     """MinHash LSH (BANDS bands of ROWS rows): doc_id -> signature; insert, remove, candidates.
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +34,8 @@ CREATE TABLE IF NOT EXISTS documents (
 );
 CREATE INDEX IF NOT EXISTS documents_root ON documents(root);
 CREATE INDEX IF NOT EXISTS documents_path ON documents(source_path);
+-- Change detection reads these four without the rows (whose texts sit before content_hash).
+CREATE INDEX IF NOT EXISTS documents_hashes ON documents(root, doc_id, content_hash, source_path);
 CREATE TABLE IF NOT EXISTS chunks (
     chunk_id TEXT PRIMARY KEY,
     doc_id TEXT NOT NULL,
@@ -44,6 +46,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     terms TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
+CREATE INDEX IF NOT EXISTS chunks_embed ON chunks(embed_hash);
 CREATE TABLE IF NOT EXISTS vectors (embed_hash TEXT PRIMARY KEY, vector BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS excluded (doc_id TEXT PRIMARY KEY, content_hash TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS signatures (doc_id TEXT PRIMARY KEY, signature BLOB NOT NULL);
@@ -51,6 +54,10 @@ CREATE TABLE IF NOT EXISTS version_links (
     doc_a TEXT NOT NULL, doc_b TEXT NOT NULL, jaccard REAL NOT NULL, PRIMARY KEY (doc_a, doc_b)
 );
 CREATE INDEX IF NOT EXISTS version_links_b ON version_links(doc_b);
+-- A signature's LSH band keys (index/minhash.py band_rows) -> its signatures rowid: a new dispatch's
+-- version candidates are BANDS lookups, instead of an LSH rebuilt from every signature at each run.
+CREATE TABLE IF NOT EXISTS version_bands (key INTEGER NOT NULL, sig INTEGER NOT NULL, PRIMARY KEY (key, sig))
+    WITHOUT ROWID;
 """
 
 
@@ -94,6 +101,8 @@ class Records:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.RLock()
+        # Embed hashes whose chunks this process deleted since its last drop_unreferenced_vectors.
+        self.released: set[str] = set()
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=60)
         try:
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -144,13 +153,24 @@ class Records:
         with self._lock:
             self._db.execute("DELETE FROM roots WHERE path = ?", (path,))
 
-    def drop_unreferenced_vectors(self) -> int:
-        """Outside a transaction on purpose: no derived store mirrors the vectors table, so this
-        must not bump the generation (which would make every no-op sync rebuild the keyword index)."""
+    def drop_unreferenced_vectors(self, everything: bool = False) -> int:
+        """Drop vectors no chunk uses: among the embed hashes this process's deletions released
+        (looked up by index), or, with `everything`, all of them (a scan of both tables: after a
+        crash, whose released hashes are lost). Outside a transaction on purpose: no derived store
+        mirrors the vectors table, so this must not bump the generation."""
         with self._lock:
-            cur = self._db.execute(
-                "DELETE FROM vectors WHERE embed_hash NOT IN (SELECT DISTINCT embed_hash FROM chunks)")
-            return cur.rowcount
+            if everything:
+                self.released.clear()
+                return self._db.execute(
+                    "DELETE FROM vectors WHERE embed_hash NOT IN (SELECT DISTINCT embed_hash FROM chunks)").rowcount
+            dropped, hashes = 0, sorted(self.released)
+            for i in range(0, len(hashes), 500):
+                part = hashes[i:i + 500]
+                dropped += self._db.execute(
+                    f"DELETE FROM vectors WHERE embed_hash IN ({','.join('?' * len(part))}) AND NOT EXISTS "
+                    "(SELECT 1 FROM chunks WHERE chunks.embed_hash = vectors.embed_hash)", part).rowcount
+            self.released.clear()
+            return dropped
 
     # -- documents --------------------------------------------------------------------------
     def document(self, doc_id: str) -> DocumentRecord | None:
@@ -186,11 +206,20 @@ class Records:
         with self._lock:
             return self._db.execute("SELECT doc_id, date_min, date_max, source FROM documents").fetchall()
 
-    def document_hashes(self) -> dict[str, tuple[str, str, str]]:
-        """doc_id -> (content_hash, root, source_path), for change detection without loading texts."""
+    def document_hashes(self, root: str | None = None) -> dict[str, tuple[str, str, str]]:
+        """doc_id -> (content_hash, root, source_path), for change detection without loading texts:
+        every document's, or one root's (read from the covering index, not the rows)."""
+        sql = "SELECT doc_id, content_hash, root, source_path FROM documents INDEXED BY documents_hashes"
         with self._lock:
-            rows = self._db.execute("SELECT doc_id, content_hash, root, source_path FROM documents").fetchall()
+            rows = self._db.execute(sql + (" WHERE root = ?" if root is not None else ""),
+                                    () if root is None else (root,)).fetchall()
         return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
+    def document_hash(self, doc_id: str) -> tuple[str, str, str] | None:
+        with self._lock:
+            row = self._db.execute("SELECT content_hash, root, source_path FROM documents WHERE doc_id = ?",
+                                   (doc_id,)).fetchone()
+        return (row[0], row[1], row[2]) if row else None
 
     def counts(self) -> tuple[int, int]:
         with self._lock:
@@ -239,6 +268,33 @@ class Records:
             return dict(self._db.execute("SELECT doc_id, content_hash FROM excluded").fetchall())
 
     # -- versions (index/version_links.py) --------------------------------------------------------
+    def version_candidates(self, keys: list[int]) -> set[str]:
+        """Documents whose signature shares at least one LSH band key with `keys` (band_rows)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT DISTINCT s.doc_id FROM version_bands b JOIN signatures s ON s.rowid = b.sig "
+                f"WHERE b.key IN ({','.join('?' * len(keys))})", keys).fetchall()
+        return {r[0] for r in rows}
+
+    def fill_version_bands(self, band_rows: Callable[[bytes], list[int]], stamp: str) -> int:
+        """(Re)build the band table from the stored signatures (an index from before it, or bands of
+        another identity), then stamp it. Derived from the signatures, so no generation bump."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute("DELETE FROM version_bands")
+                n = 0
+                for rowid, blob in self._db.execute("SELECT rowid, signature FROM signatures").fetchall():
+                    self._db.executemany("INSERT OR IGNORE INTO version_bands VALUES (?, ?)",
+                                         [(k, rowid) for k in band_rows(blob)])
+                    n += 1
+                self._db.execute("INSERT OR REPLACE INTO meta VALUES ('version_bands', ?)", (stamp,))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return n
+
     def signatures(self) -> list[tuple[str, bytes]]:
         """(doc_id, MinHash signature bytes) of every document that has one."""
         with self._lock:
@@ -324,23 +380,41 @@ class _Transaction:
             doc.indexed_at))
 
     def delete_document(self, doc_id: str) -> list[str]:
-        """Remove a document and its chunks; returns the chunk ids that went."""
-        ids = [r[0] for r in self.db.execute("SELECT chunk_id FROM chunks WHERE doc_id = ?", (doc_id,))]
+        """Remove a document and its chunks; returns the chunk ids that went. Their embed hashes are
+        kept in `records.released` for drop_unreferenced_vectors."""
+        rows = self.db.execute("SELECT chunk_id, embed_hash FROM chunks WHERE doc_id = ?", (doc_id,)).fetchall()
+        self.records.released.update(h for _, h in rows)
         self.db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
         self.db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
-        self.db.execute("DELETE FROM signatures WHERE doc_id = ?", (doc_id,))
+        self._drop_signature(doc_id)
         self.db.execute("DELETE FROM version_links WHERE doc_a = ? OR doc_b = ?", (doc_id, doc_id))
-        return ids
+        return [chunk for chunk, _ in rows]
 
     def put_versions(self, doc_id: str, signature: bytes, links: Iterable[tuple[str, float]]) -> None:
-        """A document's MinHash signature and its links to the versions already recorded."""
-        self.db.execute("INSERT OR REPLACE INTO signatures VALUES (?, ?)", (doc_id, signature))
+        """A document's MinHash signature, its LSH band keys and its links to the versions already recorded."""
+        from index.minhash import band_rows, from_bytes
+
+        self._drop_signature(doc_id)
+        rowid = self.db.execute("INSERT INTO signatures VALUES (?, ?)", (doc_id, signature)).lastrowid
+        self.db.executemany("INSERT OR IGNORE INTO version_bands VALUES (?, ?)",
+                            [(k, rowid) for k in band_rows(from_bytes(signature))])
         self.db.executemany("INSERT OR REPLACE INTO version_links VALUES (?, ?, ?)",
                             [(min(doc_id, o), max(doc_id, o), j) for o, j in links if o != doc_id])
+
+    def _drop_signature(self, doc_id: str) -> None:
+        from index.minhash import band_rows, from_bytes
+
+        row = self.db.execute("SELECT rowid, signature FROM signatures WHERE doc_id = ?", (doc_id,)).fetchone()
+        if row is None:
+            return
+        self.db.executemany("DELETE FROM version_bands WHERE key = ? AND sig = ?",
+                            [(k, row[0]) for k in band_rows(from_bytes(row[1]))])
+        self.db.execute("DELETE FROM signatures WHERE rowid = ?", (row[0],))
 
     def clear_versions(self) -> None:
         """Signatures of another identity (index/minhash.py): computed again, links with them."""
         self.db.execute("DELETE FROM signatures")
+        self.db.execute("DELETE FROM version_bands")
         self.db.execute("DELETE FROM version_links")
 
     def put_chunks(self, chunks: Iterable[ChunkRecord]) -> None:
@@ -354,9 +428,14 @@ class _Transaction:
             [(h, np.asarray(v, dtype=np.float32).tobytes()) for h, v in vectors.items()])
 
     def drop_unreferenced_vectors(self) -> int:
-        cur = self.db.execute(
-            "DELETE FROM vectors WHERE embed_hash NOT IN (SELECT DISTINCT embed_hash FROM chunks)")
-        return cur.rowcount
+        """Among the hashes this process's deletions released (by index, not a scan)."""
+        hashes, dropped = sorted(self.records.released), 0
+        for i in range(0, len(hashes), 500):
+            part = hashes[i:i + 500]
+            dropped += self.db.execute(
+                f"DELETE FROM vectors WHERE embed_hash IN ({','.join('?' * len(part))}) AND NOT EXISTS "
+                "(SELECT 1 FROM chunks WHERE chunks.embed_hash = vectors.embed_hash)", part).rowcount
+        return dropped
 
     def exclude(self, doc_id: str, content_hash: str) -> None:
         self.db.execute("INSERT OR REPLACE INTO excluded VALUES (?, ?)", (doc_id, content_hash))
@@ -366,7 +445,7 @@ class _Transaction:
 
     def clear_all(self) -> None:
         # `excluded` stays: a document the user removed must not come back with a re-embed.
-        for table in ("documents", "chunks", "vectors", "signatures", "version_links"):
+        for table in ("documents", "chunks", "vectors", "signatures", "version_bands", "version_links"):
             self.db.execute(f"DELETE FROM {table}")
         self.db.execute("DELETE FROM meta WHERE key IN ('embedding_model', 'dimension', 'chunking', "
                         "'chroma_generation')")

@@ -86,7 +86,7 @@ def catch_up(records: Records, store: VectorStore) -> str | None:
     if in_step(records, store):
         return None
     restored, removed = reconcile_store(records, store)
-    records.drop_unreferenced_vectors()  # what the interrupted run would have dropped at its end
+    records.drop_unreferenced_vectors(everything=True)  # what the interrupted run would have dropped
     mark_in_step(records, store)
     if not (restored or removed):
         return None

@@ -213,10 +213,16 @@ def assert_consistent(settings: Any) -> IndexState:
         bad_counts = db.execute(
             "SELECT COUNT(*) FROM documents d WHERE n_chunks != (SELECT COUNT(*) FROM chunks c WHERE c.doc_id = d.doc_id)"
         ).fetchone()[0]
+        # Every signature has its 42 band keys in the band table, and no band outlives its signature.
+        bands = db.execute("SELECT COUNT(*) FROM version_bands").fetchone()[0]
+        signed = db.execute("SELECT COUNT(*) FROM signatures WHERE length(signature) = 512").fetchone()[0]
+        stray_bands = db.execute(
+            "SELECT COUNT(*) FROM version_bands WHERE sig NOT IN (SELECT rowid FROM signatures)").fetchone()[0]
     finally:
         db.close()
     assert (orphans, no_vector, unused, bad_counts) == (0, 0, 0, 0), \
         f"orphan chunks {orphans}, chunks without vector {no_vector}, unused vectors {unused}, bad n_chunks {bad_counts}"
+    assert (bands, stray_bands) == (42 * signed, 0), f"{bands} band keys for {signed} signatures, {stray_bands} stray"
     return state
 
 

@@ -8,7 +8,7 @@ from itertools import combinations
 import pytest
 
 from assistant.bench_versions import exact_pairs
-from index.minhash import LshIndex, from_bytes, signature, to_bytes
+from index.minhash import LshIndex, band_rows, from_bytes, signature, to_bytes
 from index.version_links import VersionLinker
 from index.versions import clusters, jaccard, members_by_cluster, newest_key, shingles, words
 
@@ -136,3 +136,36 @@ def test_newest_version_is_the_latest_the_filters_let_through(tmp_path):
     assert one_version_each(["c-0", "alone-0"], chunks, versions, None) == ["alone-0", "b-0"]
     assert one_version_each(["c-0"], dict(records.chunks(["c-0"])), versions, afp) == ["a-0"]
     records.close()
+
+
+def test_recorded_band_keys_find_the_same_candidates_and_follow_deletes(tmp_path):
+    from index.records import Records
+    from index.version_links import adopt_versions, open_linker
+
+    records = Records(tmp_path / "records.sqlite")
+    sigs = {d: signature(shingles(t)) for d, t in (("base", BASE), ("other", OTHER))}
+    with records.transaction() as tx:
+        for doc_id, sig in sigs.items():
+            tx.put_versions(doc_id, to_bytes(sig), [])
+    update = signature(shingles(UPDATE))
+    assert records.version_candidates(band_rows(update)) == {"base"}
+    assert records.version_candidates(band_rows(signature(shingles("rien à voir " * 20)))) == set()
+    # Signed again (a changed dispatch): its old bands go with its old signature.
+    with records.transaction() as tx:
+        tx.put_versions("base", to_bytes(sigs["other"]), [])
+    assert records.version_candidates(band_rows(update)) == set()
+    assert records.version_candidates(band_rows(sigs["other"])) == {"base", "other"}
+    with records.transaction() as tx:
+        tx.delete_document("other")
+    assert records.version_candidates(band_rows(sigs["other"])) == {"base"}
+    # An index from before the band table: filled once from its signatures by the next writer.
+    records._db.execute("DELETE FROM version_bands")
+    records._db.execute("DELETE FROM meta WHERE key = 'version_bands'")
+    assert records.version_candidates(band_rows(sigs["other"])) == set()
+    adopt_versions(records)
+    assert records.version_candidates(band_rows(sigs["other"])) == {"base"}
+    assert open_linker(records).link("new", OTHER)[1] == []  # "base" holds OTHER's signature, not its text
+
+
+def test_band_rows_of_a_foreign_blob_are_empty():
+    assert band_rows(from_bytes(b"")) == [] and len(band_rows(signature(shingles(BASE)))) == 42
