@@ -3,8 +3,8 @@
 Tantivy holds the postings and scores BM25; the terms it indexes are the project's own French
 analysis (index/french.py), joined by spaces and split on whitespace only, so tantivy adds no
 analysis of its own. Each tantivy document carries `key`, a hash of its dispatch's record
-(id, content, dates, source): syncing compares the keys on both sides and deletes / adds the
-difference, so a sync touches only the dispatches that changed, and an index left behind by a
+(id, content, dates, source, and the model and chunking its chunk ids depend on): syncing compares
+the keys on both sides and deletes / adds the difference, so a sync touches only the dispatches that changed, and an index left behind by a
 killed run is repaired the same way.
 """
 
@@ -60,7 +60,8 @@ def in_memory():
 def record_keys(records: Records) -> dict[str, int]:
     """doc_id -> key of every dispatch in the records."""
     hashes = records.document_hashes()
-    return {doc_id: _key(doc_id, hashes.get(doc_id, ("",))[0], date_min, date_max, source)
+    built_by = _built_by(records)
+    return {doc_id: _key(doc_id, hashes.get(doc_id, ("",))[0], date_min, date_max, source, built_by)
             for doc_id, date_min, date_max, source in records.doc_meta()}
 
 
@@ -127,12 +128,13 @@ def apply_changes(indexes: dict, records: Records, doc_ids: list[str]) -> bool:
     """
     documents = {d.doc_id: d for d in records.documents(doc_ids)}
     chunks = {d: records.chunks_of(d) for d in documents}
+    built_by = _built_by(records)
     for kind, index in indexes.items():
         writer = index.writer(heap_size=_WRITER_HEAP, num_threads=1)
         for doc_id in doc_ids:
             writer.delete_documents_by_term("doc_id", doc_id)
         for doc_id, doc in documents.items():
-            key = _key(doc_id, doc.content_hash, doc.date_min, doc.date_max, doc.source)
+            key = _key(doc_id, doc.content_hash, doc.date_min, doc.date_max, doc.source, built_by)
             _add(writer, kind, doc_id, key, (doc.date_min, doc.date_max, doc.source), chunks[doc_id])
         writer.commit()
         writer.wait_merging_threads()
@@ -172,8 +174,15 @@ def _add(writer, kind: str, doc_id: str, key: int, meta: tuple, chunks: list[Chu
         writer.add_document(doc)
 
 
-def _key(doc_id: str, content_hash: str, date_min, date_max, source) -> int:
-    digest = hashlib.blake2b(repr((doc_id, content_hash, date_min, date_max, source)).encode("utf-8"),
+def _built_by(records: Records) -> str:
+    """What a dispatch's chunk ids depend on besides its text: an index re-embedded with another model
+    (`--reset`) holds the same dispatches under other chunk ids, so their keys must differ too."""
+    manifest = records.manifest()
+    return "|".join(manifest.get(k) or "" for k in ("embedding_model", "chunking", "analyzer"))
+
+
+def _key(doc_id: str, content_hash: str, date_min, date_max, source, built_by: str) -> int:
+    digest = hashlib.blake2b(repr((doc_id, content_hash, date_min, date_max, source, built_by)).encode("utf-8"),
                              digest_size=8).digest()
     return int.from_bytes(digest, "big") >> 1  # fits tantivy's u64 and Python's signed conversions
 
