@@ -92,8 +92,9 @@ class Settings:
     index_workers: int = field(default=1, metadata=_doc(
         "Encoder processes of `dispatch-qa index` (also `--workers N` there): above 1, N processes each "
         "load the model and encode with embedding_threads (0: every core) split between them, while the "
-        "indexing process stays the one writer. They start only when a run has at least a few hundred "
-        "chunks to embed, and stop when it ends. Ignored on a GPU (embedding_device): one process encodes."))
+        "indexing process stays the one writer. They start when a commit batch has 4 encoder batches to embed "
+        "per process (128 chunks for 2 at the default batch size; less is encoded in-process) and stop when "
+        "the run ends. Ignored on a GPU (embedding_device): one process encodes."))
     follow_symlinks: bool = field(default=False, metadata=_doc(
         "Follow symbolic links that lead out of an indexed folder (off: such links are reported and "
         "skipped; links inside the folder are always followed, loops and broken links reported)."))
