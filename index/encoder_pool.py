@@ -138,7 +138,8 @@ def serve(fd: int, parent_pid: int) -> None:
 
 def _die_with_parent(parent_pid: int) -> None:
     """Linux: the kernel kills this worker when the process that started it dies (even kill -9),
-    rather than letting it finish a task nobody will read."""
+    rather than letting it finish a task nobody will read. (Strictly, when the thread that started it
+    ends: a pool lives inside one sync call, on one thread.)"""
     if sys.platform.startswith("linux"):
         import ctypes
 
