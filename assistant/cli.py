@@ -83,6 +83,10 @@ def _register_index_commands(subparsers: Any, common: argparse.ArgumentParser) -
                    help="rebuild the vector store from the records (no re-embedding)")
     p.add_argument("--reset", action="store_true",
                    help="forget every vector and re-embed from the roots (after changing the model)")
+    p.add_argument("--workers", dest="setting_index_workers", type=_worker_count, default=argparse.SUPPRESS,
+                   metavar="N", help="encode with N processes (setting index_workers), each with its share "
+                   "of the cores, this one committing; started only when there is enough to embed. Ignored "
+                   "on a GPU (embedding_device), where one process encodes [default: 1]")
     p.set_defaults(handler=cmd_index)
 
     p = subparsers.add_parser("ask", parents=[common], help="ask a question")
@@ -91,6 +95,16 @@ def _register_index_commands(subparsers: Any, common: argparse.ArgumentParser) -
     p.add_argument("--date-to", help="only dispatches dated on/before (YYYY[-MM[-DD]])")
     p.add_argument("--source", action="append", default=[], help="only this source/agency (repeatable)")
     p.set_defaults(handler=cmd_ask)
+
+
+def _worker_count(raw: str) -> int:
+    try:
+        count = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expects a whole number of processes, got '{raw}'") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 (1 encodes in this process), got {count}")
+    return count
 
 
 def _register_document_commands(subparsers: Any, common: argparse.ArgumentParser) -> None:

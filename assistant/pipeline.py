@@ -49,7 +49,8 @@ class Pipeline:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.records = Records(settings.records_path)
         self.embedder = Embedder(settings.embedding_model, settings.embedding_backend,
-                                 settings.embedding_batch_size, settings.embedding_threads)
+                                 settings.embedding_batch_size, settings.embedding_threads,
+                                 settings.embedding_device)
         self._lock = threading.RLock()
         self._indexer: Indexer | None = None
         self._retriever: Retriever | None = None
@@ -77,7 +78,8 @@ class Pipeline:
                 chunking=ChunkingConfig(s.chunk_max_tokens, s.chunk_overlap_sentences, s.embed_titles),
                 max_file_bytes=s.max_file_bytes, lock_path=s.data_dir / "index.lock",
                 lock_timeout=s.lock_timeout, bm25_k1=s.bm25_k1, bm25_b=s.bm25_b,
-                loader_timeout=s.loader_timeout, follow_symlinks=s.follow_symlinks)
+                loader_timeout=s.loader_timeout, follow_symlinks=s.follow_symlinks,
+                encoder_workers=s.index_workers)
         return self._indexer
 
     def retriever(self) -> Retriever:

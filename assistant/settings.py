@@ -25,6 +25,7 @@ class SettingsError(DispatchQAError, ValueError):
     """A setting has a value we cannot use; the message names the setting and where it came from."""
 
 
+_DEVICE_RE = re.compile(r"^(auto|cpu|cuda|cuda:\d+|mps)$")
 _HOST_ENTRY_RE = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+)(:\d{1,5})?$")
 
 
@@ -57,6 +58,10 @@ class Settings:
         "Chunks per encoder batch (16 keeps the peak memory of a batch of 256-token chunks under 0.5 GB)."))
     embedding_threads: int = field(default=0, metadata=_doc(
         "Torch CPU threads for encoding; 0 uses every core."))
+    embedding_device: str = field(default="auto", metadata=_doc(
+        "Where the model encodes: `auto` (a CUDA GPU when torch sees one and embedding_backend resolves to "
+        "`torch`, else the CPU), `cpu`, `cuda`, `cuda:N` or `mps`. A GPU asked for by name must be there "
+        "(else an error naming this setting); the int8 and onnx backends run on the CPU only."))
 
     # Chunking
     chunk_max_tokens: int = field(default=250, metadata=_doc(
@@ -84,6 +89,12 @@ class Settings:
         "Seconds one file may take to load (read, parse, extract), per started 8 MiB of file; a file "
         "taking longer is skipped and reported, so a pathological file cannot hold the writer lock. "
         "Files load in a worker process that is killed at the limit; 0 loads in-process, unbounded."))
+    index_workers: int = field(default=1, metadata=_doc(
+        "Encoder processes of `dispatch-qa index` (also `--workers N` there): above 1, N processes each "
+        "load the model and encode with embedding_threads (0: every core) split between them, while the "
+        "indexing process stays the one writer. They start when a commit batch has 4 encoder batches to embed "
+        "per process (128 chunks for 2 at the default batch size; less is encoded in-process) and stop when "
+        "the run ends. Ignored on a GPU (embedding_device): one process encodes."))
     follow_symlinks: bool = field(default=False, metadata=_doc(
         "Follow symbolic links that lead out of an indexed folder (off: such links are reported and "
         "skipped; links inside the folder are always followed, loops and broken links reported)."))
@@ -176,6 +187,11 @@ class Settings:
         for name in ("dense_weight_statements", "dense_weight_english"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise SettingsError(f"{name} must be between 0 and 1, got {getattr(self, name)}")
+        if not _DEVICE_RE.match(self.embedding_device):
+            raise SettingsError(f"embedding_device must be auto, cpu, cuda, cuda:N or mps, got "
+                                f"'{self.embedding_device}'")
+        if self.index_workers < 1:
+            raise SettingsError(f"index_workers (--workers) must be at least 1, got {self.index_workers}")
         if self.loader_timeout < 0:
             raise SettingsError(f"loader_timeout must be 0 (no limit) or a positive number of seconds, "
                                 f"got {self.loader_timeout}")

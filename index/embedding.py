@@ -54,6 +54,34 @@ def resolve_backend(model: str, backend: str) -> str:
     return "int8-all" if model == BUNDLED_MINILM else "torch"
 
 
+def resolve_device(device: str, backend: str) -> str:
+    """The torch device to encode on: `auto` takes a CUDA GPU when torch sees one, else the CPU.
+
+    The int8 and onnx backends run on the CPU only: `auto` keeps them there, and asking for a GPU
+    with them is refused. A device asked for by name must exist (a clear error, not torch's).
+    """
+    import torch
+
+    if device == "auto":
+        return "cuda" if backend == "torch" and torch.cuda.is_available() else "cpu"
+    if device != "cpu" and backend != "torch":
+        raise EmbeddingError(f"embedding_device '{device}' needs embedding_backend torch; the '{backend}' "
+                             "backend runs on the CPU only. Set embedding_backend to torch, or embedding_device "
+                             "to cpu (or auto)")
+    if device.startswith("cuda"):
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        index = int(device.partition(":")[2] or 0)
+        if index >= count:
+            seen = f"sees {count} CUDA GPU{'s' if count != 1 else ''}" if count else \
+                f"sees no CUDA GPU (torch {torch.__version__})"
+            raise EmbeddingError(f"embedding_device is '{device}', but torch {seen}. Set embedding_device "
+                                 "to auto or cpu")
+    if device == "mps" and not torch.backends.mps.is_available():
+        raise EmbeddingError("embedding_device is 'mps', but torch sees no Apple GPU (MPS). Set "
+                             "embedding_device to auto or cpu")
+    return device
+
+
 def resolve_model_path(model: str) -> str:
     """Map a bundled alias to a folder: MiniLM inside its package, e5 converted once into the cache."""
     if model == BUNDLED_E5:
@@ -132,12 +160,13 @@ def _with_qconfig(linear: Any) -> Any:
 class Embedder:
     """Loads the model on first use; thread-safe for the web app's concurrent questions."""
 
-    def __init__(self, model: str, backend: str, batch_size: int, threads: int) -> None:
-        """All four come from Settings (embedding_*): the pipeline builds the one the app uses."""
+    def __init__(self, model: str, backend: str, batch_size: int, threads: int, device: str = "auto") -> None:
+        """All five come from Settings (embedding_*): the pipeline builds the one the app uses."""
         self.model_name, self.notice = effective_model(model)
         self.backend = resolve_backend(self.model_name, backend)
         self.batch_size = batch_size
         self.threads = threads
+        self.device_setting = device
         self._lock = threading.Lock()
         self._onnx: OnnxEncoder | None = None
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -152,6 +181,11 @@ class Embedder:
         return f"{self.model_name}|{self.backend}"
 
     @cached_property
+    def device(self) -> str:
+        """The torch device encoding runs on (embedding_device resolved; imports torch, loads no model)."""
+        return resolve_device(self.device_setting, self.backend)
+
+    @cached_property
     def model(self) -> Any:
         # Hub access (HF_HUB_OFFLINE) is decided once by the entry point: assistant.environment.quiet_environment.
         import torch
@@ -161,9 +195,10 @@ class Embedder:
         transformers_logging.disable_progress_bar()  # "Loading weights" bars on every start are noise
         if self.threads > 0:
             torch.set_num_threads(self.threads)
+        device = self.device
         path = resolve_model_path(self.model_name)
         try:
-            model = SentenceTransformer(path, device="cpu")
+            model = SentenceTransformer(path, device=device)
         except Exception as exc:  # the library raises many kinds for a bad name/path
             raise EmbeddingError(
                 f"cannot load embedding model '{self.model_name}': {exc}. "

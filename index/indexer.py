@@ -21,6 +21,7 @@ from index.chunking import CHUNKING_VERSION, Chunk, chunk_spans, split_sentences
 from index.dates import date_range
 from index.dispatch import Dispatch
 from index.embedding import Embedder
+from index.encoder_pool import PassageEncoder
 from index.errors import DispatchQAError
 from index.french import ANALYZER_VERSION, analyze, analyzer_identity
 from index.keyword import Changes, KeywordIndex
@@ -74,6 +75,7 @@ class SyncReport:
     documents_total: int = 0
     seconds: float = 0.0
     repaired: str | None = None  # what a reconcile or rebuild fixed, if anything
+    encoder_processes: int = 0  # processes that embedded: 0 (nothing embedded), 1, or index_workers
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -104,7 +106,8 @@ def embed_text_for(title: str | None, chunk_text: str, embed_titles: bool) -> st
 class Indexer:
     def __init__(self, records: Records, chroma: ChromaConfig, keyword_dir: Path, embedder: Embedder,
                  chunking: ChunkingConfig, max_file_bytes: int, lock_path: Path, lock_timeout: float,
-                 bm25_k1: float, bm25_b: float, loader_timeout: float, follow_symlinks: bool) -> None:
+                 bm25_k1: float, bm25_b: float, loader_timeout: float, follow_symlinks: bool,
+                 encoder_workers: int = 1) -> None:
         check_collection_name(chroma.collection)  # before reset/rebuild could wipe anything
         self.records = records
         self.chroma_config = chroma
@@ -119,6 +122,7 @@ class Indexer:
         self.loader = FileLoader(loader_timeout, max_file_bytes)
         self._vectors: VectorStore | None = None
         self._linker: VersionLinker | None = None  # one writing operation's; built on first use
+        self.encoder = PassageEncoder(embedder, encoder_workers)  # its worker processes live for one sync
 
     def close(self) -> None:
         self.loader.close()
@@ -187,6 +191,7 @@ class Indexer:
                     self._sync_root(root, report, progress, transform)
             finally:
                 self._linker = None  # its LSH may hold what a failed transaction did not record
+                report.encoder_processes = self.encoder.close()  # on error, Ctrl-C too: no process outlives it
             self._finish(report, since)
         report.documents_total, report.chunks_total = self.records.counts()
         report.seconds = time.perf_counter() - started
@@ -357,7 +362,7 @@ class Indexer:
                     missing.setdefault(p.record.embed_hash, p.embed_text)
         fresh: dict[str, np.ndarray] = {}
         if missing:
-            vectors = self.embedder.embed(list(missing.values()))
+            vectors = self.encoder.encode(list(missing.values()))
             fresh = dict(zip(missing.keys(), vectors))
             report.chunks_embedded += len(missing)
         all_vectors = {**cached, **fresh}
