@@ -131,7 +131,7 @@ def _log(msg: str) -> None:
 
 def chunk_texts(pipeline: Any) -> list[str]:
     """Exactly the texts the project embedded (title prefix included), from its records."""
-    from index.indexer import embed_text_for
+    from index.chunk_ids import embed_text_for
 
     docs = {d.doc_id: d for d in pipeline.records.documents()}
     texts = []

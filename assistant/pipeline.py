@@ -69,7 +69,8 @@ class Pipeline:
     @property
     def indexer(self) -> Indexer:
         if self._indexer is None:
-            from index.indexer import ChunkingConfig, Indexer
+            from index.chunk_ids import ChunkingConfig
+            from index.indexer import Indexer
 
             s = self.settings
             self._indexer = Indexer(

@@ -7,7 +7,6 @@ generation differs) and reconciles it from the records, never re-embedding.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -17,13 +16,14 @@ from typing import Any
 
 import numpy as np
 
-from index.chunking import CHUNKING_VERSION, Chunk, chunk_spans, split_sentences
+from index.chunk_ids import ChunkingConfig, chunk_id, embed_hash, embed_text_for
+from index.chunking import chunk_spans, split_sentences
 from index.dates import date_range
 from index.dispatch import Dispatch
 from index.embedding import Embedder
 from index.encoder_pool import PassageEncoder
 from index.errors import DispatchQAError
-from index.french import ANALYZER_VERSION, analyze, analyzer_identity
+from index.french import analyze, analyzer_identity
 from index.keyword import Changes, KeywordIndex
 from index.loader import FileLoader
 from index.locking import writer_lock
@@ -46,20 +46,6 @@ BATCH_CHUNKS = 1024
 
 class IndexMismatchError(DispatchQAError, RuntimeError):
     """The index was built by another model or chunking; mixing vectors is refused."""
-
-
-@dataclass(frozen=True)
-class ChunkingConfig:
-    """Settings chunk_max_tokens, chunk_overlap_sentences and embed_titles (no defaults of its own)."""
-
-    max_tokens: int
-    overlap_sentences: int
-    embed_titles: bool
-
-    @property
-    def identity(self) -> str:
-        return (f"chunking-{CHUNKING_VERSION}/max{self.max_tokens}/overlap{self.overlap_sentences}/"
-                f"titles{int(self.embed_titles)}/{ANALYZER_VERSION}")
 
 
 @dataclass
@@ -85,22 +71,6 @@ class SyncReport:
 class PreparedChunk:
     record: ChunkRecord
     embed_text: str
-
-
-def embed_hash(identity: str, text: str) -> str:
-    return hashlib.sha256(f"{identity}\x00{text}".encode()).hexdigest()[:32]
-
-
-def chunk_id(doc_id: str, chunk: Chunk, ehash: str) -> str:
-    key = f"{doc_id}\x00{chunk.ordinal}\x00{chunk.start}\x00{chunk.end}\x00{ehash}"
-    return hashlib.sha256(key.encode()).hexdigest()[:32]
-
-
-def embed_text_for(title: str | None, chunk_text: str, embed_titles: bool) -> str:
-    """What the encoder and the keyword index see: the title gives a chunk its subject."""
-    if not embed_titles or not title or chunk_text.startswith(title[:40]):
-        return chunk_text
-    return f"{title}\n{chunk_text}"
 
 
 class Indexer:

@@ -202,7 +202,7 @@ class RecordedVectors:
     def embed(self, texts: Any, show_progress: bool = False) -> Any:
         import numpy as np
 
-        from index.indexer import embed_hash
+        from index.chunk_ids import embed_hash
 
         missing = [t for t in texts if embed_hash(self.inner.identity, t) not in self.vectors]
         assert not missing, f"a fresh index needs vectors the records do not hold: {missing[:2]}"
