@@ -72,12 +72,13 @@ def mark_in_step(records: Records, store: VectorStore) -> None:
     records.set_meta("chroma_generation", str(generation))
 
 
-def in_step(records: Records, store: VectorStore) -> bool:
+def in_step(records: Records, store: VectorStore, count: int | None = None) -> bool:
     """The store mirrors the records: both stamps carry the records' generation and it holds as many
-    chunks (a store copied back from elsewhere, or a server restarted empty, fails one of these)."""
+    chunks (a store copied back from elsewhere, or a server restarted empty, fails one of these).
+    `count`: the store's count when the caller just took it (Chroma counts in ~1 s per million)."""
     generation = records.generation
     return (records.get_meta("chroma_generation") == str(generation) and store.generation == generation
-            and store.count() == records.counts()[1])
+            and (store.count() if count is None else count) == records.counts()[1])
 
 
 def catch_up(records: Records, store: VectorStore) -> str | None:
@@ -108,13 +109,15 @@ def open_vector_store(config: ChromaConfig, records: Records, lock_path: Path | 
     check_collection_name(config.collection)
     try:
         store = VectorStore.open_checked(config)
-        if lock_path is not None and not in_step(records, store):
+        steady = in_step(records, store, store.opened_count)
+        if lock_path is not None and not steady:
             try:
                 with writer_lock(lock_path, 0):
                     store.repaired = catch_up(records, store)
             except IndexLockedError:
                 return store  # a writer is running: it brings the store in step when it finishes
-        if in_step(records, store):
+            steady = in_step(records, store)
+        if steady:
             probe(records, store)
         return store
     except Exception as exc:
