@@ -51,6 +51,9 @@ def add_parser(bench_subparsers: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--serve-questions", type=int, default=50,
                    help="questions asked through the serve process's API [default: 50]")
     p.add_argument("--work", type=Path, default=Path("/tmp/scale"), help="where archives and indexes go")
+    p.add_argument("--build", choices=("bulk", "sync"), default="bulk",
+                   help="replicas K >= 1: bulk-written from replica 0's records, or a real sync [default: bulk]")
+    p.add_argument("--bulk-workers", type=int, default=2, help="processes preparing replicas [default: 2]")
     p.add_argument("--keep", action="store_true", help="keep the data dirs afterwards")
     p.add_argument("--out", type=Path, help="write the JSON list here (rewritten after each store mode)")
     p.set_defaults(handler=cmd_scale)
@@ -117,31 +120,41 @@ def known_vectors(data_dir: Path, embedder_identity: str) -> dict[str, Any]:
         db.close()
 
 
-def build(pipeline: Any, corpus: list[dict[str, Any]], root: Path, wanted: int) -> dict[str, Any]:
-    """Replica 0 (the corpus itself) first, then as many replicas as reach `wanted` chunks, each
-    phase one `Pipeline.index` of the folder. Writing the files is not timed."""
+def build(pipeline: Any, corpus: list[dict[str, Any]], args: argparse.Namespace, root: Path) -> dict[str, Any]:
+    """Replica 0 (the corpus itself) through `Pipeline.index`, then as many replicas as reach
+    `--chunks`: bulk-written (assistant/scale_bulk.py) or, with `--build sync`, one more
+    `Pipeline.index` of the folder. Writing the files is not timed on the sync path."""
     write_jsonl(root / "r0000.jsonl", replicas(corpus, 0))
     first = pipeline.index([root])
-    counts = [(d.doc_id, d.n_chunks) for d in pipeline.records.documents()]
-    by_id = dict(counts)
+    if first.failed:
+        raise CommandError(f"indexing the archive failed: {first.failed[:3]}")
+    by_id = {d.doc_id: d.n_chunks for d in pipeline.records.documents()}
     order = [(str(r["id"]), by_id[str(r["id"])]) for r in corpus if str(r["id"]) in by_id]
-    left, replica, write_s = wanted - first.chunks_total, 1, 0.0
+    plan, left = [], args.chunks - first.chunks_total
     while left > 0 and order:
-        started = time.perf_counter()
-        ids = set(fill_plan(order, left))
+        ids = fill_plan(order, left)
         if not ids:
             break
-        write_jsonl(root / f"r{replica:04d}.jsonl", replicas(corpus, replica, ids))
-        write_s += time.perf_counter() - started
+        plan.append((len(plan) + 1, ids))
         left -= sum(by_id[i] for i in ids)
-        replica += 1
-    rest = pipeline.index([root]) if replica > 1 else None
-    failed = first.failed + (rest.failed if rest else [])
-    if failed:
-        raise CommandError(f"indexing the archive failed: {failed[:3]}")
-    return {"build_s": round(first.seconds + (rest.seconds if rest else 0.0), 1),
-            "build_first_replica_s": round(first.seconds, 1), "replicas": replica,
-            "write_files_s": round(write_s, 1)}
+    out: dict[str, Any] = {"build_first_replica_s": round(first.seconds, 1), "replicas": len(plan) + 1,
+                           "build_path": args.build}
+    if args.build == "bulk":
+        from assistant.scale_bulk import bulk_replicas
+
+        out.update(bulk_replicas(pipeline, args.corpus, root, plan, args.bulk_workers))
+        rest_s = out["bulk_records_s"] + out["bulk_sync_s"]
+    else:
+        started = time.perf_counter()
+        for replica, ids in plan:
+            write_jsonl(root / f"r{replica:04d}.jsonl", replicas(corpus, replica, set(ids)))
+        out["write_files_s"] = round(time.perf_counter() - started, 1)
+        rest = pipeline.index([root]) if plan else None
+        if rest and rest.failed:
+            raise CommandError(f"indexing the archive failed: {rest.failed[:3]}")
+        rest_s = rest.seconds if rest else 0.0
+    out["build_s"] = round(first.seconds + rest_s, 1)
+    return out
 
 
 def time_queries(pipeline: Any, questions: list[str]) -> dict[str, float]:
@@ -194,7 +207,7 @@ def run_mode(settings: Settings, args: argparse.Namespace, mode: str, questions:
         pipeline._indexer = None  # built again on first use, with the replica embedder
         result: dict[str, Any] = {"chunks": 0, "store_mode": mode, "chunks_wanted": args.chunks}
         cpu = time.process_time()
-        result.update(build(pipeline, corpus, work / "archive", args.chunks))
+        result.update(build(pipeline, corpus, args, work / "archive"))
         # The machine is shared: CPU seconds of this process (all its threads) beside the wall time.
         result["build_cpu_s"] = round(time.process_time() - cpu, 1)
         result["documents"], result["chunks"] = pipeline.records.counts()

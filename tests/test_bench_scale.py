@@ -139,3 +139,59 @@ def test_bench_scale_builds_n_chunks_and_reports_every_figure(tmp_path):
         assert any(d.endswith("#r1") for d in ids)
     finally:
         records.close()
+
+
+def _build(pipelines, tmp_path, name: str, corpus_path, chunks: int, path: str):
+    """One archive built as `bench scale` builds it (replica embedder, no vectors lent)."""
+    import argparse
+
+    from conftest import make_settings
+
+    from assistant.bench_scale import build
+    from assistant.scale_replicas import corpus_titles, read_corpus
+
+    settings = make_settings(tmp_path / name / "data", collection=f"bulk{name}")
+    pipeline = pipelines(settings)
+    corpus = read_corpus(corpus_path)
+    pipeline.embedder = ReplicaEmbedder(pipeline.embedder, {}, corpus_titles(corpus))
+    pipeline._indexer = None
+    args = argparse.Namespace(chunks=chunks, corpus=corpus_path, build=path, bulk_workers=2)
+    return settings, pipeline, build(pipeline, corpus, args, tmp_path / name / "archive")
+
+
+def _rows(settings, query: str) -> list[tuple]:
+    import sqlite3
+
+    db = sqlite3.connect(f"file:{settings.records_path}?mode=ro", uri=True)
+    try:
+        return sorted(db.execute(query).fetchall())
+    finally:
+        db.close()
+
+
+@pytest.mark.slow
+def test_a_bulk_built_archive_is_the_index_a_real_sync_writes(tmp_path, pipelines):
+    from conftest import assert_consistent
+
+    corpus = tmp_path / "news.jsonl"
+    corpus.write_text("".join(json.dumps(a, ensure_ascii=False) + "\n" for a in orangesum_articles(25)))
+    bulk_settings, bulk, figures = _build(pipelines, tmp_path, "bulk", corpus, 300, "bulk")
+    sync_settings, _, _ = _build(pipelines, tmp_path, "sync", corpus, 300, "sync")
+    assert figures["replicas"] >= 3 and figures["bulk_unknown_keys"] == 0
+    assert 290 <= bulk.records.counts()[1] <= 300  # greedy fill: exact only while 1-chunk articles remain
+    # Same chunks (ids hash doc id, bounds and embed text), terms, vectors, documents, signatures
+    # as the project's own sync of the same files; and the same links: the sync finds none between
+    # replicas (which the bulk path does not look for), only replica 0's own (two identical articles).
+    for query in ("SELECT chunk_id, doc_id, ordinal, start, end, embed_hash, terms FROM chunks",
+                  "SELECT embed_hash, vector FROM vectors",
+                  "SELECT doc_id, title, date, source, language, text, body_start, content_hash, n_chunks "
+                  "FROM documents", "SELECT doc_id, signature FROM signatures", "SELECT * FROM version_links"):
+        assert _rows(bulk_settings, query) == _rows(sync_settings, query), query
+    assert not [link for link in _rows(sync_settings, "SELECT * FROM version_links") if "#r" in str(link)]
+    assert_consistent(bulk_settings)
+    again = bulk.index([tmp_path / "bulk" / "archive"])  # a normal index: nothing to redo
+    assert (again.added, again.updated, again.removed, again.chunks_embedded) == ([], [], [], 0)
+    assert again.unchanged == bulk.records.counts()[0] and again.repaired is None
+    hits = bulk.retriever().retrieve("Olivier Véran annonce une hausse pour les soignants", 5)
+    assert hits and any("#r" in h.doc_id for h in hits)
+    assert_consistent(bulk_settings)
