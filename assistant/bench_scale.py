@@ -35,6 +35,7 @@ from assistant.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 NEW_DISPATCH = REPO / "seeds" / "000_fb850ab909d3a4ae.txt"  # the "+1 dispatch": unseen text, really encoded
+INBOX_DISPATCH = REPO / "seeds" / "004_da38df29cfe89a6a.txt"  # the other seed, into a folder of its own
 
 
 def add_parser(bench_subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -54,6 +55,8 @@ def add_parser(bench_subparsers: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--build", choices=("bulk", "sync"), default="bulk",
                    help="replicas K >= 1: bulk-written from replica 0's records, or a real sync [default: bulk]")
     p.add_argument("--bulk-workers", type=int, default=2, help="processes preparing replicas [default: 2]")
+    p.add_argument("--profile-dir", type=Path,
+                   help="also write cProfile summaries of the inbox +1 sync and of an `ask` cold start here")
     p.add_argument("--keep", action="store_true", help="keep the data dirs afterwards")
     p.add_argument("--out", type=Path, help="write the JSON list here (rewritten after each store mode)")
     p.set_defaults(handler=cmd_scale)
@@ -190,6 +193,27 @@ def sync_one(pipeline: Any, root: Path) -> dict[str, float]:
             "sync_one_embed_s": round(embed, 2), "sync_nothing_s": round(idle.seconds, 2)}
 
 
+def sync_inbox(pipeline: Any, inbox: Path, profile_to: Path | None) -> dict[str, float]:
+    """One unseen dispatch in a folder of its own: what a change costs a big index without re-reading
+    the archive's files (the archive +1 above re-reads them all)."""
+    import cProfile
+
+    inbox.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(INBOX_DISPATCH, inbox / INBOX_DISPATCH.name)
+    before = pipeline.embedder.embed_seconds
+    profile = cProfile.Profile() if profile_to else None
+    if profile:
+        profile.enable()
+    report = pipeline.index([inbox])
+    if profile:
+        profile.disable()
+        procs.write_profile(profile, profile_to)
+    if len(report.added) != 1:
+        raise CommandError(f"the inbox +1 sync added {report.added}, expected one dispatch")
+    embed = pipeline.embedder.embed_seconds - before
+    return {"sync_inbox_s": round(report.seconds - embed, 2), "sync_inbox_total_s": round(report.seconds, 2)}
+
+
 def run_mode(settings: Settings, args: argparse.Namespace, mode: str, questions: list[str]) -> dict[str, Any]:
     from assistant.pipeline import Pipeline
     from index.stores import release_clients
@@ -214,11 +238,17 @@ def run_mode(settings: Settings, args: argparse.Namespace, mode: str, questions:
         result["encoded_chunks"] = pipeline.embedder.encoded
         result.update(time_queries(pipeline, questions))
         result.update(sync_one(pipeline, work / "archive"))
+        profiles = args.profile_dir
+        result.update(sync_inbox(pipeline, work / "inbox",
+                                 profiles / f"{mode}-{args.chunks}-sync-inbox.txt" if profiles else None))
         pipeline.close()
         release_clients()
         flags = ["--data-dir", str(s.data_dir), "--store-mode", mode, "--collection", s.collection,
                  "--chroma-port", str(s.chroma_port)]
         result["cold_start_s"] = round(procs.time_ask(flags, questions[0], work / "ask.log"), 2)
+        if profiles:
+            procs.time_ask(flags, questions[0], work / "ask-profiled.log",
+                           profile_to=profiles / f"{mode}-{args.chunks}-ask.txt")
         served = procs.measure_serve(flags, questions[:args.serve_questions], work / "serve.log")
         api_ms = served.pop("api_latencies_ms")
         result.update(served)

@@ -118,7 +118,7 @@ def test_bench_scale_builds_n_chunks_and_reports_every_figure(tmp_path):
                          '{"query": "remaniement du gouvernement"}\n{"query": "TVR cherche des investisseurs"}\n')
     out, work = tmp_path / "scale.json", tmp_path / "work"
     done = run_cli("bench", "scale", "--chunks", 250, "--corpus", corpus, "--questions", questions,
-                   "--serve-questions", 2, "--work", work, "--keep", "--out", out)
+                   "--serve-questions", 2, "--work", work, "--keep", "--out", out, "--profile-dir", tmp_path / "prof")
     assert done.code == 0, done.err
     [row] = json.loads(out.read_text())
     assert row["store_mode"] == "embedded" and row["chunks"] == 250 and row["replicas"] >= 2
@@ -127,6 +127,8 @@ def test_bench_scale_builds_n_chunks_and_reports_every_figure(tmp_path):
         assert isinstance(row[key], (int, float)) and row[key] > 0, key
     assert row["query_ms_p95"] >= row["query_ms_p50"] and row["serve_rss_mb"] > 100
     assert row["encoded_chunks"] < 250  # replicas reuse the vectors of their originals
+    for name in ("embedded-250-sync-inbox.txt", "embedded-250-ask.txt"):  # where the time went
+        assert "cumulative" in (tmp_path / "prof" / name).read_text()
 
     from index.records import Records
 
@@ -135,7 +137,9 @@ def test_bench_scale_builds_n_chunks_and_reports_every_figure(tmp_path):
         documents, chunks = records.counts()
         ids = list(records.document_hashes())
         [new] = [d for d in ids if "zz_new_dispatch" in d]  # the "+1 dispatch", synced after the build
-        assert chunks - len(records.chunks_of(new)) == 250 and documents == row["documents"] + 1
+        [inbox] = [d for d in ids if "004_" in d]  # the other seed, in a folder of its own
+        assert chunks - len(records.chunks_of(new)) - len(records.chunks_of(inbox)) == 250
+        assert documents == row["documents"] + 2 and row["sync_inbox_s"] > 0
         assert any(d.endswith("#r1") for d in ids)
     finally:
         records.close()
