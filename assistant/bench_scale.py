@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sqlite3
 import statistics
@@ -166,12 +167,18 @@ def time_queries(pipeline: Any, questions: list[str]) -> dict[str, float]:
     for q in questions[:3]:  # warm-up: first-touch of the stores' pages
         retriever.retrieve(q, k)
     pipeline.embedder.forget_queries()
-    ms = []
+    ms, cpu_ms = [], []
+    load = os.getloadavg()[0]
     for q in questions:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         retriever.retrieve(q, k)
         ms.append((time.perf_counter() - started) * 1000)
-    return {"query_ms_p50": pctl(ms, 50), "query_ms_p95": pctl(ms, 95), "queries": len(ms)}
+        cpu_ms.append((time.process_time() - cpu) * 1000)
+    # CPU time of this process per query: what the wall time would be on an idle machine (the
+    # machine is shared; the load average says by how much the wall time is inflated).
+    return {"query_ms_p50": pctl(ms, 50), "query_ms_p95": pctl(ms, 95), "queries": len(ms),
+            "query_cpu_ms_p50": pctl(cpu_ms, 50), "query_cpu_ms_p95": pctl(cpu_ms, 95),
+            "query_load_before": round(load, 2), "query_load_after": round(os.getloadavg()[0], 2)}
 
 
 def pctl(values: list[float], p: int) -> float:
@@ -229,7 +236,8 @@ def run_mode(settings: Settings, args: argparse.Namespace, mode: str, questions:
         corpus = read_corpus(args.corpus)
         pipeline.embedder = ReplicaEmbedder(pipeline.embedder, known, corpus_titles(corpus))
         pipeline._indexer = None  # built again on first use, with the replica embedder
-        result: dict[str, Any] = {"chunks": 0, "store_mode": mode, "chunks_wanted": args.chunks}
+        result: dict[str, Any] = {"chunks": 0, "store_mode": mode, "chunks_wanted": args.chunks,
+                                  "load_at_start": round(os.getloadavg()[0], 2)}
         cpu = time.process_time()
         result.update(build(pipeline, corpus, args, work / "archive"))
         # The machine is shared: CPU seconds of this process (all its threads) beside the wall time.
