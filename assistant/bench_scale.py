@@ -58,6 +58,10 @@ def add_parser(bench_subparsers: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--bulk-workers", type=int, default=2, help="processes preparing replicas [default: 2]")
     p.add_argument("--profile-dir", type=Path,
                    help="also write cProfile summaries of the inbox +1 sync and of an `ask` cold start here")
+    p.add_argument("--reuse-signatures", action="store_true",
+                   help="bulk: a replica takes its original's MinHash signature and vector key (faster; see scale.md)")
+    p.add_argument("--resume", action="store_true",
+                   help="keep WORK/<mode>-N and, if its records hold replica 0 only, start from there")
     p.add_argument("--keep", action="store_true", help="keep the data dirs afterwards")
     p.add_argument("--out", type=Path, help="write the JSON list here (rewritten after each store mode)")
     p.set_defaults(handler=cmd_scale)
@@ -128,25 +132,32 @@ def build(pipeline: Any, corpus: list[dict[str, Any]], args: argparse.Namespace,
     """Replica 0 (the corpus itself) through `Pipeline.index`, then as many replicas as reach
     `--chunks`: bulk-written (assistant/scale_bulk.py) or, with `--build sync`, one more
     `Pipeline.index` of the folder. Writing the files is not timed on the sync path."""
-    write_jsonl(root / "r0000.jsonl", replicas(corpus, 0))
-    first = pipeline.index([root])
-    if first.failed:
-        raise CommandError(f"indexing the archive failed: {first.failed[:3]}")
+    resumed = args.resume and (root / "r0000.jsonl").is_file() and pipeline.records.counts()[1] > 0
+    if resumed:  # replica 0 indexed by an earlier run of the same command (--resume)
+        first_s, first_chunks = None, pipeline.records.counts()[1]
+    else:
+        write_jsonl(root / "r0000.jsonl", replicas(corpus, 0))
+        first = pipeline.index([root])
+        if first.failed:
+            raise CommandError(f"indexing the archive failed: {first.failed[:3]}")
+        first_s, first_chunks = round(first.seconds, 1), first.chunks_total
     by_id = {d.doc_id: d.n_chunks for d in pipeline.records.documents()}
+    if any("#r" in d for d in by_id):
+        raise CommandError(f"--resume: {root} already holds replicas beyond the first; start again without it")
     order = [(str(r["id"]), by_id[str(r["id"])]) for r in corpus if str(r["id"]) in by_id]
-    plan, left = [], args.chunks - first.chunks_total
+    plan, left = [], args.chunks - first_chunks
     while left > 0 and order:
         ids = fill_plan(order, left)
         if not ids:
             break
         plan.append((len(plan) + 1, ids))
         left -= sum(by_id[i] for i in ids)
-    out: dict[str, Any] = {"build_first_replica_s": round(first.seconds, 1), "replicas": len(plan) + 1,
-                           "build_path": args.build}
+    out: dict[str, Any] = {"build_first_replica_s": first_s, "replicas": len(plan) + 1, "build_path": args.build,
+                           "reuse_signatures": args.reuse_signatures}
     if args.build == "bulk":
         from assistant.scale_bulk import bulk_replicas
 
-        out.update(bulk_replicas(pipeline, args.corpus, root, plan, args.bulk_workers))
+        out.update(bulk_replicas(pipeline, args.corpus, root, plan, args.bulk_workers, not args.reuse_signatures))
         rest_s = out["bulk_records_s"] + out["bulk_sync_s"]
     else:
         started = time.perf_counter()
@@ -157,7 +168,7 @@ def build(pipeline: Any, corpus: list[dict[str, Any]], args: argparse.Namespace,
         if rest and rest.failed:
             raise CommandError(f"indexing the archive failed: {rest.failed[:3]}")
         rest_s = rest.seconds if rest else 0.0
-    out["build_s"] = round(first.seconds + rest_s, 1)
+    out["build_s"] = round((first_s or 0.0) + rest_s, 1)  # without replica 0 when resumed
     return out
 
 
@@ -230,7 +241,8 @@ def run_mode(settings: Settings, args: argparse.Namespace, mode: str, questions:
     from index.stores import release_clients
 
     work = args.work / f"{mode}-{args.chunks}"
-    shutil.rmtree(work, ignore_errors=True)
+    if not args.resume:
+        shutil.rmtree(work, ignore_errors=True)
     chroma = procs.start_chroma(work / "chroma-server") if mode == "server" else None
     try:
         s = replace(settings, data_dir=work / "data", store_mode=mode, collection=f"scale{args.chunks}",

@@ -38,6 +38,8 @@ class Layout:
     title_cut: int | None  # chars of the title put before each chunk (None: no title line)
     spans: tuple[tuple[int, int, int], ...]  # (ordinal, start, end)
     text_len: int
+    keys: tuple[str, ...] = ()  # per chunk: the key its vector is lent under (scale_replicas.sentence_key)
+    signature: bytes = b""  # its MinHash signature
 
 
 def title_cut(title: str | None, chunk_text: str, identity: str, stored_hash: str, embed_titles: bool) -> int | None:
@@ -53,7 +55,10 @@ def title_cut(title: str | None, chunk_text: str, identity: str, stored_hash: st
     raise CommandError(f"bulk build: no title rule gives the stored embed hash of '{chunk_text[:60]}'")
 
 
-def replica0_layouts(records: Any, identity: str, embed_titles: bool) -> dict[str, Layout]:
+def replica0_layouts(records: Any, identity: str, embed_titles: bool, titles: frozenset[str]) -> dict[str, Layout]:
+    from index.indexer import embed_text_for
+
+    signatures = dict(records.signatures())
     out = {}
     for doc in records.documents():
         chunks = records.chunks_of(doc.doc_id)
@@ -61,24 +66,11 @@ def replica0_layouts(records: Any, identity: str, embed_titles: bool) -> dict[st
             continue
         first = chunks[0]
         cut = title_cut(doc.title, doc.text[first.start:first.end], identity, first.embed_hash, embed_titles)
-        out[doc.doc_id] = Layout(cut, tuple((c.ordinal, c.start, c.end) for c in chunks), len(doc.text))
-    return out
-
-
-def base_vectors(records: Any, layouts: dict[str, Layout], titles: frozenset[str],
-                 embed_titles: bool) -> dict[str, np.ndarray]:
-    """Sentence key -> the vector the replica embedder lends under it, for replica 0's chunks only
-    (what replicas can need; far less to send to the workers than every known sentence)."""
-    from index.indexer import embed_text_for
-
-    out: dict[str, np.ndarray] = {}
-    by_doc = {d.doc_id: d for d in records.documents(layouts)}
-    for doc_id, layout in layouts.items():
-        doc = by_doc[doc_id]
-        title = doc.title[:layout.title_cut] if layout.title_cut and doc.title else None
-        for _, start, end in layout.spans:
-            etext = embed_text_for(title, doc.text[start:end], embed_titles)
-            out.setdefault(sentence_key(etext, titles), None)
+        title = doc.title[:cut] if cut and doc.title else None
+        keys = tuple(sentence_key(embed_text_for(title, doc.text[c.start:c.end], embed_titles), titles)
+                     for c in chunks)
+        out[doc.doc_id] = Layout(cut, tuple((c.ordinal, c.start, c.end) for c in chunks), len(doc.text), keys,
+                                 signatures.get(doc.doc_id, b""))
     return out
 
 
@@ -92,6 +84,7 @@ class WorkerContext:
     identity: str
     embed_titles: bool
     max_file_bytes: int
+    exact: bool  # compute each replica's sentence keys and signature (else reuse its original's)
 
 
 _ctx: WorkerContext | None = None
@@ -146,20 +139,21 @@ def _dispatch_rows(dispatch: Any, layout: Layout, root: Path, now: float, rows: 
     if len(dispatch.text) != layout.text_len:
         raise CommandError(f"bulk build: {dispatch.doc_id} is not as long as its original")
     title = dispatch.title[:layout.title_cut] if layout.title_cut and dispatch.title else None
-    for ordinal, start, end in layout.spans:
+    for (ordinal, start, end), key in zip(layout.spans, layout.keys):
         etext = embed_text_for(title, dispatch.text[start:end], _ctx.embed_titles)
         ehash = embed_hash(_ctx.identity, etext)
         chunk = Chunk(ordinal, start, end, dispatch.text[start:end])
         rows.chunks.append(ChunkRecord(chunk_id=chunk_id(dispatch.doc_id, chunk, ehash), doc_id=dispatch.doc_id,
                                        ordinal=ordinal, start=start, end=end, embed_hash=ehash,
                                        terms=" ".join(analyze(etext))))
-        base = _ctx.base.get(sentence_key(etext, _ctx.titles))
+        base = _ctx.base.get(sentence_key(etext, _ctx.titles) if _ctx.exact else key)
         if base is None:
             rows.unknown[ehash] = etext
         else:
             rows.vectors[ehash] = noisy(base, etext)
     rows.documents.append(_document_record(dispatch, str(root), len(layout.spans), now))
-    rows.signatures.append((dispatch.doc_id, to_bytes(signature(shingles(dispatch.text[dispatch.body_start:])))))
+    sig = to_bytes(signature(shingles(dispatch.text[dispatch.body_start:]))) if _ctx.exact else layout.signature
+    rows.signatures.append((dispatch.doc_id, sig))
 
 
 def write_rows(records: Any, rows: ReplicaRows) -> None:
@@ -174,21 +168,22 @@ def write_rows(records: Any, rows: ReplicaRows) -> None:
 
 
 def bulk_replicas(pipeline: Any, corpus_path: Path, root: Path, plan: list[tuple[int, list[str]]],
-                  workers: int) -> dict[str, Any]:
+                  workers: int, exact: bool = True) -> dict[str, Any]:
     """Write every replica of `plan` ((replica, original ids) pairs) into the records, then let a real
     sync bring Chroma and the keyword index in step. Timings and counts."""
     from index.locking import writer_lock
 
     s, records, embedder = pipeline.settings, pipeline.records, pipeline.embedder
     started = time.perf_counter()
-    layouts = replica0_layouts(records, embedder.identity, s.embed_titles)
-    base = base_vectors(records, layouts, embedder.titles, s.embed_titles)
-    missing = [k for k in base if k not in embedder.known]
+    layouts = replica0_layouts(records, embedder.identity, s.embed_titles, embedder.titles)
+    # Only replica 0's keys (what replicas can need): far less to send to the workers than every known sentence.
+    keys = {k for layout in layouts.values() for k in layout.keys}
+    missing = [k for k in keys if k not in embedder.known]
     if missing:  # replica 0's sync put every key there; a gap means the rule above drifted
         raise CommandError(f"bulk build: {len(missing)} chunk keys of replica 0 have no vector")
-    base = {k: embedder.known[k] for k in base}
+    base = {k: embedder.known[k] for k in keys}
     ctx = WorkerContext(corpus_path, root, layouts, base, embedder.titles, embedder.identity, s.embed_titles,
-                        s.max_file_bytes)
+                        s.max_file_bytes, exact)
     write_s, unknown = 0.0, 0
     with writer_lock(pipeline.indexer.lock_path, s.lock_timeout), \
             ProcessPoolExecutor(max(1, workers), mp_context=multiprocessing.get_context("spawn"),

@@ -159,7 +159,8 @@ def _build(pipelines, tmp_path, name: str, corpus_path, chunks: int, path: str):
     corpus = read_corpus(corpus_path)
     pipeline.embedder = ReplicaEmbedder(pipeline.embedder, {}, corpus_titles(corpus))
     pipeline._indexer = None
-    args = argparse.Namespace(chunks=chunks, corpus=corpus_path, build=path, bulk_workers=2)
+    args = argparse.Namespace(chunks=chunks, corpus=corpus_path, build=path, bulk_workers=2, resume=False,
+                              reuse_signatures=False)
     return settings, pipeline, build(pipeline, corpus, args, tmp_path / name / "archive")
 
 
