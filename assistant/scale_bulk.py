@@ -55,7 +55,10 @@ def title_cut(title: str | None, chunk_text: str, identity: str, stored_hash: st
     raise CommandError(f"bulk build: no title rule gives the stored embed hash of '{chunk_text[:60]}'")
 
 
-def replica0_layouts(records: Any, identity: str, embed_titles: bool, titles: frozenset[str]) -> dict[str, Layout]:
+def replica0_layouts(records: Any, identity: str, embed_titles: bool, titles: frozenset[str],
+                     known: Any = (), unknown: dict[str, str] | None = None) -> dict[str, Layout]:
+    """Replica 0's layout per document; `unknown` collects (key, embed text) of chunks whose key is
+    not in `known`."""
     from index.indexer import embed_text_for
 
     signatures = dict(records.signatures())
@@ -67,8 +70,10 @@ def replica0_layouts(records: Any, identity: str, embed_titles: bool, titles: fr
         first = chunks[0]
         cut = title_cut(doc.title, doc.text[first.start:first.end], identity, first.embed_hash, embed_titles)
         title = doc.title[:cut] if cut and doc.title else None
-        keys = tuple(sentence_key(embed_text_for(title, doc.text[c.start:c.end], embed_titles), titles)
-                     for c in chunks)
+        etexts = [embed_text_for(title, doc.text[c.start:c.end], embed_titles) for c in chunks]
+        keys = tuple(sentence_key(t, titles) for t in etexts)
+        if unknown is not None:
+            unknown.update((k, t) for k, t in zip(keys, etexts) if k not in known)
         out[doc.doc_id] = Layout(cut, tuple((c.ordinal, c.start, c.end) for c in chunks), len(doc.text), keys,
                                  signatures.get(doc.doc_id, b""))
     return out
@@ -175,12 +180,12 @@ def bulk_replicas(pipeline: Any, corpus_path: Path, root: Path, plan: list[tuple
 
     s, records, embedder = pipeline.settings, pipeline.records, pipeline.embedder
     started = time.perf_counter()
-    layouts = replica0_layouts(records, embedder.identity, s.embed_titles, embedder.titles)
+    unknown: dict[str, str] = {}
+    layouts = replica0_layouts(records, embedder.identity, s.embed_titles, embedder.titles, embedder.known, unknown)
+    if unknown:  # replica 0 synced by an earlier process (--resume): what it encoded, encoded again
+        embedder.embed(list(unknown.values()))
     # Only replica 0's keys (what replicas can need): far less to send to the workers than every known sentence.
     keys = {k for layout in layouts.values() for k in layout.keys}
-    missing = [k for k in keys if k not in embedder.known]
-    if missing:  # replica 0's sync put every key there; a gap means the rule above drifted
-        raise CommandError(f"bulk build: {len(missing)} chunk keys of replica 0 have no vector")
     base = {k: embedder.known[k] for k in keys}
     ctx = WorkerContext(corpus_path, root, layouts, base, embedder.titles, embedder.identity, s.embed_titles,
                         s.max_file_bytes, exact)

@@ -379,7 +379,12 @@ class Indexer:
         """Drop orphan vectors, bring the keyword index up to date, mark Chroma as in step.
         `since`: the records' generation when this writing run began."""
         # Neither bumps the generation: an unchanged sync must leave the derived stores as they are.
-        self.records.drop_unreferenced_vectors()
+        # Only chunks that went can orphan a vector: this run's updates and removals, or a run killed
+        # before it got here (its commits moved the generation past the mark). The scan of every
+        # chunk is skipped otherwise (0.6 s at 100k chunks, linear in the index: bench scale).
+        if report.updated or report.removed or self.records.get_meta("vectors_clean_at") != str(since):
+            self.records.drop_unreferenced_vectors()
+        self.records.set_meta("vectors_clean_at", str(self.records.generation))
         self.records.set_meta("last_indexed_at", str(time.time()))
         changed = list(dict.fromkeys(report.added + report.updated + report.removed))
         KeywordIndex.refresh(self.records, self.keyword_dir, *self.bm25, changes=Changes(since, changed))
