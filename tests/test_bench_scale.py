@@ -145,7 +145,7 @@ def test_bench_scale_builds_n_chunks_and_reports_every_figure(tmp_path):
         records.close()
 
 
-def _build(pipelines, tmp_path, name: str, corpus_path, chunks: int, path: str):
+def _build(pipelines, tmp_path, name: str, corpus_path, chunks: int, path: str, reuse: bool = False):
     """One archive built as `bench scale` builds it (replica embedder, no vectors lent)."""
     import argparse
 
@@ -160,7 +160,7 @@ def _build(pipelines, tmp_path, name: str, corpus_path, chunks: int, path: str):
     pipeline.embedder = ReplicaEmbedder(pipeline.embedder, {}, corpus_titles(corpus))
     pipeline._indexer = None
     args = argparse.Namespace(chunks=chunks, corpus=corpus_path, build=path, bulk_workers=2, resume=False,
-                              reuse_signatures=False)
+                              reuse_signatures=reuse)
     return settings, pipeline, build(pipeline, corpus, args, tmp_path / name / "archive")
 
 
@@ -200,3 +200,19 @@ def test_a_bulk_built_archive_is_the_index_a_real_sync_writes(tmp_path, pipeline
     hits = bulk.retriever().retrieve("Olivier Véran annonce une hausse pour les soignants", 5)
     assert hits and any("#r" in h.doc_id for h in hits)
     assert_consistent(bulk_settings)
+
+
+@pytest.mark.slow
+def test_reused_signatures_change_only_the_replicas_signatures(tmp_path, pipelines):
+    corpus = tmp_path / "news.jsonl"
+    corpus.write_text("".join(json.dumps(a, ensure_ascii=False) + "\n" for a in orangesum_articles(12)))
+    exact, _, _ = _build(pipelines, tmp_path, "exact", corpus, 120, "bulk")
+    reused, _, figures = _build(pipelines, tmp_path, "reused", corpus, 120, "bulk", reuse=True)
+    assert figures["reuse_signatures"] and figures["replicas"] >= 2
+    for query in ("SELECT chunk_id, doc_id, ordinal, start, end, embed_hash, terms FROM chunks",
+                  "SELECT embed_hash, vector FROM vectors", "SELECT doc_id, content_hash FROM documents"):
+        assert _rows(reused, query) == _rows(exact, query), query
+    signatures = dict(_rows(reused, "SELECT doc_id, signature FROM signatures"))
+    replicas_ = [d for d in signatures if "#r" in d]
+    assert replicas_ and all(signatures[d] == signatures[d.split("#r")[0]] for d in replicas_)
+    assert dict(_rows(exact, "SELECT doc_id, signature FROM signatures")) != signatures
