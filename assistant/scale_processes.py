@@ -94,12 +94,20 @@ def cli(*argv: str) -> list[str]:
     return [sys.executable, "-m", "assistant", *argv]
 
 
-def time_ask(store_flags: list[str], question: str, log: Path) -> float:
-    """Wall time of a whole `dispatch-qa ask` process: interpreter, model, stores, one answer."""
+def time_ask(store_flags: list[str], question: str, log: Path, profile_to: Path | None = None) -> float:
+    """Wall time of a whole `dispatch-qa ask` process: interpreter, model, stores, one answer.
+    With `profile_to`, run under cProfile and write its summary there (the time is then inflated)."""
+    argv = cli("ask", *store_flags, "--json", question)
+    raw = log.with_suffix(".prof")
+    if profile_to:
+        argv = [argv[0], "-m", "cProfile", "-o", str(raw), *argv[1:]]
     started = time.perf_counter()
-    done = subprocess.run(cli("ask", *store_flags, "--json", question), capture_output=True, text=True,
-                          env=child_env(), timeout=900)
+    done = subprocess.run(argv, capture_output=True, text=True, env=child_env(), timeout=900)
     seconds = time.perf_counter() - started
+    if profile_to and done.returncode == 0:
+        import pstats
+
+        write_profile(pstats.Stats(str(raw)), profile_to)
     log.write_text(done.stdout[-4000:] + done.stderr[-4000:])
     if done.returncode != 0:
         raise CommandError(f"`dispatch-qa ask` failed ({done.returncode}): {done.stderr[-1500:]}")
@@ -135,3 +143,16 @@ def _chat(port: int, question: str) -> float:
     with urllib.request.urlopen(request, timeout=120) as resp:
         resp.read()
     return (time.perf_counter() - started) * 1000
+
+
+def write_profile(profile: Any, path: Path, lines: int = 60) -> None:
+    """The top of a cProfile run by cumulative time, as text."""
+    import io
+    import pstats
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    out = io.StringIO()
+    stats = profile if isinstance(profile, pstats.Stats) else pstats.Stats(profile, stream=out)
+    stats.stream = out
+    stats.sort_stats("cumulative").print_stats(lines)
+    path.write_text(out.getvalue())

@@ -118,7 +118,7 @@ def test_bench_scale_builds_n_chunks_and_reports_every_figure(tmp_path):
                          '{"query": "remaniement du gouvernement"}\n{"query": "TVR cherche des investisseurs"}\n')
     out, work = tmp_path / "scale.json", tmp_path / "work"
     done = run_cli("bench", "scale", "--chunks", 250, "--corpus", corpus, "--questions", questions,
-                   "--serve-questions", 2, "--work", work, "--keep", "--out", out)
+                   "--serve-questions", 2, "--work", work, "--keep", "--out", out, "--profile-dir", tmp_path / "prof")
     assert done.code == 0, done.err
     [row] = json.loads(out.read_text())
     assert row["store_mode"] == "embedded" and row["chunks"] == 250 and row["replicas"] >= 2
@@ -127,6 +127,8 @@ def test_bench_scale_builds_n_chunks_and_reports_every_figure(tmp_path):
         assert isinstance(row[key], (int, float)) and row[key] > 0, key
     assert row["query_ms_p95"] >= row["query_ms_p50"] and row["serve_rss_mb"] > 100
     assert row["encoded_chunks"] < 250  # replicas reuse the vectors of their originals
+    for name in ("embedded-250-sync-inbox.txt", "embedded-250-ask.txt"):  # where the time went
+        assert "cumulative" in (tmp_path / "prof" / name).read_text()
 
     from index.records import Records
 
@@ -135,7 +137,82 @@ def test_bench_scale_builds_n_chunks_and_reports_every_figure(tmp_path):
         documents, chunks = records.counts()
         ids = list(records.document_hashes())
         [new] = [d for d in ids if "zz_new_dispatch" in d]  # the "+1 dispatch", synced after the build
-        assert chunks - len(records.chunks_of(new)) == 250 and documents == row["documents"] + 1
+        [inbox] = [d for d in ids if "004_" in d]  # the other seed, in a folder of its own
+        assert chunks - len(records.chunks_of(new)) - len(records.chunks_of(inbox)) == 250
+        assert documents == row["documents"] + 2 and row["sync_inbox_s"] > 0
         assert any(d.endswith("#r1") for d in ids)
     finally:
         records.close()
+
+
+def _build(pipelines, tmp_path, name: str, corpus_path, chunks: int, path: str, reuse: bool = False):
+    """One archive built as `bench scale` builds it (replica embedder, no vectors lent)."""
+    import argparse
+
+    from conftest import make_settings
+
+    from assistant.bench_scale import build
+    from assistant.scale_replicas import corpus_titles, read_corpus
+
+    settings = make_settings(tmp_path / name / "data", collection=f"bulk{name}")
+    pipeline = pipelines(settings)
+    corpus = read_corpus(corpus_path)
+    pipeline.embedder = ReplicaEmbedder(pipeline.embedder, {}, corpus_titles(corpus))
+    pipeline._indexer = None
+    args = argparse.Namespace(chunks=chunks, corpus=corpus_path, build=path, bulk_workers=2, resume=False,
+                              reuse_signatures=reuse)
+    return settings, pipeline, build(pipeline, corpus, args, tmp_path / name / "archive")
+
+
+def _rows(settings, query: str) -> list[tuple]:
+    import sqlite3
+
+    db = sqlite3.connect(f"file:{settings.records_path}?mode=ro", uri=True)
+    try:
+        return sorted(db.execute(query).fetchall())
+    finally:
+        db.close()
+
+
+@pytest.mark.slow
+def test_a_bulk_built_archive_is_the_index_a_real_sync_writes(tmp_path, pipelines):
+    from conftest import assert_consistent
+
+    corpus = tmp_path / "news.jsonl"
+    corpus.write_text("".join(json.dumps(a, ensure_ascii=False) + "\n" for a in orangesum_articles(25)))
+    bulk_settings, bulk, figures = _build(pipelines, tmp_path, "bulk", corpus, 300, "bulk")
+    sync_settings, _, _ = _build(pipelines, tmp_path, "sync", corpus, 300, "sync")
+    assert figures["replicas"] >= 3 and figures["bulk_unknown_keys"] == 0
+    assert 290 <= bulk.records.counts()[1] <= 300  # greedy fill: exact only while 1-chunk articles remain
+    # Same chunks (ids hash doc id, bounds and embed text), terms, vectors, documents, signatures
+    # as the project's own sync of the same files; and the same links: the sync finds none between
+    # replicas (which the bulk path does not look for), only replica 0's own (two identical articles).
+    for query in ("SELECT chunk_id, doc_id, ordinal, start, end, embed_hash, terms FROM chunks",
+                  "SELECT embed_hash, vector FROM vectors",
+                  "SELECT doc_id, title, date, source, language, text, body_start, content_hash, n_chunks "
+                  "FROM documents", "SELECT doc_id, signature FROM signatures", "SELECT * FROM version_links"):
+        assert _rows(bulk_settings, query) == _rows(sync_settings, query), query
+    assert not [link for link in _rows(sync_settings, "SELECT * FROM version_links") if "#r" in str(link)]
+    assert_consistent(bulk_settings)
+    again = bulk.index([tmp_path / "bulk" / "archive"])  # a normal index: nothing to redo
+    assert (again.added, again.updated, again.removed, again.chunks_embedded) == ([], [], [], 0)
+    assert again.unchanged == bulk.records.counts()[0] and again.repaired is None
+    hits = bulk.retriever().retrieve("Olivier Véran annonce une hausse pour les soignants", 5)
+    assert hits and any("#r" in h.doc_id for h in hits)
+    assert_consistent(bulk_settings)
+
+
+@pytest.mark.slow
+def test_reused_signatures_change_only_the_replicas_signatures(tmp_path, pipelines):
+    corpus = tmp_path / "news.jsonl"
+    corpus.write_text("".join(json.dumps(a, ensure_ascii=False) + "\n" for a in orangesum_articles(12)))
+    exact, _, _ = _build(pipelines, tmp_path, "exact", corpus, 120, "bulk")
+    reused, _, figures = _build(pipelines, tmp_path, "reused", corpus, 120, "bulk", reuse=True)
+    assert figures["reuse_signatures"] and figures["replicas"] >= 2
+    for query in ("SELECT chunk_id, doc_id, ordinal, start, end, embed_hash, terms FROM chunks",
+                  "SELECT embed_hash, vector FROM vectors", "SELECT doc_id, content_hash FROM documents"):
+        assert _rows(reused, query) == _rows(exact, query), query
+    signatures = dict(_rows(reused, "SELECT doc_id, signature FROM signatures"))
+    replicas_ = [d for d in signatures if "#r" in d]
+    assert replicas_ and all(signatures[d] == signatures[d.split("#r")[0]] for d in replicas_)
+    assert dict(_rows(exact, "SELECT doc_id, signature FROM signatures")) != signatures
