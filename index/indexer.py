@@ -23,6 +23,7 @@ from index.dispatch import Dispatch
 from index.embedding import Embedder
 from index.encoder_pool import PassageEncoder
 from index.errors import DispatchQAError
+from index.file_stamps import FileStampBook
 from index.french import analyze, analyzer_identity
 from index.keyword import Changes, KeywordIndex
 from index.loader import FileLoader
@@ -232,7 +233,10 @@ class Indexer:
         pending: list[tuple[Dispatch, bool]] = []
         found = scan(root, self.follow_symlinks)
         report.failed += [{"file": path, "reason": reason} for path, reason in found.problems]
+        stamps = FileStampBook(self.records, root_key, known, enabled=transform is None)
         for path in found.files:
+            if stamps.skip(path, seen, report):
+                continue
             result = self.loader.load(path, root)
             for err in result.errors:
                 report.failed.append({"file": err.path, "reason": err.reason})
@@ -263,6 +267,7 @@ class Indexer:
         self._write(root_key, pending, report, progress)
         if gone:
             self._delete(gone, report)
+        stamps.commit(report)
         self._absorb_inner_roots(root, report)
 
     def _absorb_inner_roots(self, root: Path, report: SyncReport) -> None:

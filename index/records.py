@@ -56,6 +56,9 @@ CREATE TABLE IF NOT EXISTS version_links (
 CREATE INDEX IF NOT EXISTS version_links_b ON version_links(doc_b);
 -- A signature's LSH band keys (index/minhash.py band_rows) -> its signatures rowid: a new dispatch's
 -- version candidates are BANDS lookups, instead of an LSH rebuilt from every signature at each run.
+-- index/file_stamps.py: a file's stat when its dispatches were last committed, read by `reader`.
+CREATE TABLE IF NOT EXISTS file_stamps (path TEXT PRIMARY KEY, root TEXT NOT NULL, size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL, inode INTEGER NOT NULL, reader TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS version_bands (key INTEGER NOT NULL, sig INTEGER NOT NULL, PRIMARY KEY (key, sig))
     WITHOUT ROWID;
 """
@@ -152,6 +155,28 @@ class Records:
     def remove_root(self, path: str) -> None:
         with self._lock:
             self._db.execute("DELETE FROM roots WHERE path = ?", (path,))
+            self._db.execute("DELETE FROM file_stamps WHERE root = ?", (path,))
+
+    # -- file stamps (index/file_stamps.py): derived, no generation bump ----------------------
+    def file_stamps(self, root: str, reader: str) -> dict[str, tuple[int, int, int, int]]:
+        """path -> (size, mtime_ns, ctime_ns, inode) of the root's files stamped by this reader."""
+        with self._lock:
+            rows = self._db.execute("SELECT path, size, mtime_ns, ctime_ns, inode FROM file_stamps "
+                                    "WHERE root = ? AND reader = ?", (root, reader)).fetchall()
+        return {r[0]: (r[1], r[2], r[3], r[4]) for r in rows}
+
+    def put_file_stamps(self, root: str, reader: str, stamps: dict[str, tuple[int, int, int, int]],
+                        dropped: Iterable[str]) -> None:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany("DELETE FROM file_stamps WHERE path = ?", [(p,) for p in dropped])
+                self._db.executemany("INSERT OR REPLACE INTO file_stamps VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                     [(p, root, *s, reader) for p, s in stamps.items()])
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
 
     def drop_unreferenced_vectors(self, everything: bool = False) -> int:
         """Drop vectors no chunk uses: among the embed hashes this process's deletions released
@@ -445,7 +470,8 @@ class _Transaction:
 
     def clear_all(self) -> None:
         # `excluded` stays: a document the user removed must not come back with a re-embed.
-        for table in ("documents", "chunks", "vectors", "signatures", "version_bands", "version_links"):
+        for table in ("documents", "chunks", "vectors", "signatures", "version_bands", "version_links",
+                      "file_stamps"):
             self.db.execute(f"DELETE FROM {table}")
         self.db.execute("DELETE FROM meta WHERE key IN ('embedding_model', 'dimension', 'chunking', "
                         "'chroma_generation')")
