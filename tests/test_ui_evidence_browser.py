@@ -98,6 +98,17 @@ def answered(request, app, browser):  # noqa: F811 - the imported fixture
     context.close()
 
 
+def settled_scroll(page) -> float:
+    """window.scrollY once it holds still for a few frames: scroll_into_view_if_needed may still be
+    scrolling (smoothly, or late on a loaded machine) when it returns."""
+    return page.evaluate("""() => new Promise(done => {
+        let last = window.scrollY, still = 0;
+        const tick = () => { const y = window.scrollY; still = y === last ? still + 1 : 0; last = y;
+                             still >= 6 ? done(y) : requestAnimationFrame(tick); };
+        requestAnimationFrame(tick);
+    })""")
+
+
 def assert_mark_in_view(page, scroll_before: float) -> None:
     try:
         page.wait_for_function(MARK_IN_VIEW, timeout=15_000)
@@ -105,7 +116,7 @@ def assert_mark_in_view(page, scroll_before: float) -> None:
         page.screenshot(path="/tmp/x/fail.png")
         pytest.fail(f"the <mark> is not in view and uncovered: {page.evaluate(MARK_STATE)}")
     # The page does not jump to the passage; a few pixels of scroll anchoring as the cards re-render are not a jump.
-    assert abs(page.evaluate("window.scrollY") - scroll_before) <= 16, "the page itself should not scroll"
+    assert abs(settled_scroll(page) - scroll_before) <= 16, "the page itself should not scroll"
 
 
 def test_marker_is_a_labelled_button_big_enough_to_tap(answered):
@@ -126,7 +137,7 @@ def test_clicking_a_marker_brings_the_passage_into_view(answered, app):
     expected = app["pipeline"].ask(SEED_QUESTION).citations[0]
     marker = last_turn(page).locator("button[data-marker='1']")
     marker.scroll_into_view_if_needed()
-    before = page.evaluate("window.scrollY")
+    before = settled_scroll(page)
     marker.click()
     page.wait_for_selector("#dq-dispatch mark")
     assert " ".join(page.inner_text("#dq-dispatch mark").split()) == " ".join(expected.quote.split())
@@ -148,7 +159,7 @@ def test_clicking_a_source_card_brings_its_passage_into_view(answered, app):
     expected = app["pipeline"].ask(SEED_QUESTION).citations
     card = page.locator("#dq-sources button.dq-card-citation").last
     card.scroll_into_view_if_needed()
-    before = page.evaluate("window.scrollY")
+    before = settled_scroll(page)
     card.click()
     page.wait_for_function("(q) => { const m = document.querySelector('#dq-dispatch mark');"
                            " return m && m.innerText.replace(/\\s+/g, ' ').trim() === q; }",
@@ -201,7 +212,7 @@ def test_disagreeing_sides_stand_next_to_each_other(answered):
     assert abs(first["y"] - second["y"]) < 1 and first["x"] + first["width"] <= second["x"], "side by side"
     assert "président américain" in sides.nth(0).inner_text().lower()
     assert "état-major" in sides.nth(1).inner_text()
-    before = page.evaluate("window.scrollY")
+    before = settled_scroll(page)
     sides.nth(1).locator("button[data-marker]").click()
     page.wait_for_selector("#dq-dispatch mark")
     assert_mark_in_view(page, before)
