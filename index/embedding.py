@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -284,7 +286,10 @@ class Embedder:
         """
         vectors = self._references.get(texts)
         if vectors is None:
-            vectors = self.embed(list(texts), count=False)
+            vectors = _load_references(self.identity, texts, self.dimension)
+            if vectors is None:
+                vectors = self.embed(list(texts), count=False)
+                _save_references(self.identity, texts, vectors)
             self._references[texts] = vectors
         return vectors
 
@@ -444,3 +449,34 @@ def _quantize_onnx_feed_forward(source: Any, target: Any) -> None:
     quantize_dynamic(str(source), str(tmp), per_channel=True, weight_type=QuantType.QInt8,
                      nodes_to_quantize=nodes)
     tmp.replace(target)
+
+
+# -- reference vectors kept on disk -----------------------------------------------------------------
+# Encoding the answer's reference sentences took 3.7 s of every `ask` process's cold start (bench
+# scale, 300k chunks). They depend only on the model and the texts: computed once per machine.
+
+def _references_path(identity: str, texts: tuple[str, ...]) -> Path:
+    from index.e5_convert import cache_root
+
+    key = hashlib.sha256("\x00".join((identity, *texts)).encode("utf-8")).hexdigest()[:24]
+    return cache_root().parent / "references" / f"{key}.npy"
+
+
+def _load_references(identity: str, texts: tuple[str, ...], dimension: int) -> np.ndarray | None:
+    try:
+        vectors = np.load(_references_path(identity, texts), allow_pickle=False)
+    except (OSError, ValueError):
+        return None
+    ok = vectors.shape == (len(texts), dimension) and vectors.dtype == np.float32 and np.isfinite(vectors).all()
+    return vectors if ok else None  # a damaged or foreign file is computed again
+
+
+def _save_references(identity: str, texts: tuple[str, ...], vectors: np.ndarray) -> None:
+    path = _references_path(identity, texts)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npy")
+        np.save(tmp, np.asarray(vectors, dtype=np.float32), allow_pickle=False)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only home: computed again next time
