@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import urllib.error
@@ -14,7 +13,7 @@ import urllib.request
 
 import pytest
 from conftest import SEED_DATED, make_settings, open_pipeline
-from ui_fixtures import FOLLOW_UP, OFF_TOPIC_FR, REPO, SEED_QUESTION, free_port, private_copy, wait_http
+from ui_fixtures import FOLLOW_UP, OFF_TOPIC_FR, REPO, SEED_QUESTION, free_port, private_copy, serve_process
 
 from assistant.settings import Settings, SettingsError
 
@@ -38,25 +37,8 @@ KEY = "mcp-key-0123456789"
 def server(seeds_settings, tmp_path_factory):
     """`dispatch-qa serve` with DISPATCH_QA_MCP_SERVER=1 and an api_key, on a private copy of the seeds index."""
     data = private_copy(seeds_settings, tmp_path_factory, "mcp-served")
-    port = free_port()
     log = tmp_path_factory.mktemp("mcp-log") / "serve.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DISPATCH_QA_")}
-    env.update(HF_HUB_OFFLINE="1", DISPATCH_QA_API_KEY=KEY, DISPATCH_QA_MCP_SERVER="1")
-    with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "assistant", "serve", "--no-seed", "--data-dir", str(data),
-                                 "--port", str(port)], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(url + "/", proc)
-    except RuntimeError:
-        proc.kill()
-        raise RuntimeError(log.read_text()) from None
-    yield url
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    yield from serve_process(data, log, DISPATCH_QA_API_KEY=KEY, DISPATCH_QA_MCP_SERVER="1")
 
 
 def in_session(url: str, work, key: str = KEY):

@@ -3,16 +3,12 @@ package; and the API behind the chat's login, launched in-process. Real model, C
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 
 import pytest
 from conftest import make_settings, open_pipeline
-from ui_fixtures import FOLLOW_UP, REPO, SEED_QUESTION, free_port, private_copy, wait_http
+from ui_fixtures import FOLLOW_UP, REPO, SEED_QUESTION, free_port, private_copy, serve_process
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
@@ -29,25 +25,8 @@ DATED_SEED = "000_fb850ab909d3a4ae.txt"
 def server(seeds_settings, tmp_path_factory):
     """`dispatch-qa serve --api-key ...` on a private copy of the seeds index."""
     data = private_copy(seeds_settings, tmp_path_factory, "openai-served")
-    port = free_port()
     log = tmp_path_factory.mktemp("openai-log") / "serve.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DISPATCH_QA_")}
-    env.update(HF_HUB_OFFLINE="1", DISPATCH_QA_API_KEY=KEY, DISPATCH_QA_API_RATE_LIMIT=str(RATE_LIMIT))
-    with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "assistant", "serve", "--no-seed", "--data-dir", str(data),
-                                 "--port", str(port)], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(url + "/", proc)
-    except RuntimeError:
-        proc.kill()
-        raise RuntimeError(log.read_text()) from None
-    yield url
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    yield from serve_process(data, log, DISPATCH_QA_API_KEY=KEY, DISPATCH_QA_API_RATE_LIMIT=str(RATE_LIMIT))
 
 
 def client(url: str, key: str = KEY):

@@ -56,6 +56,31 @@ def wait_http(url: str, proc: subprocess.Popen | None = None, deadline_s: float 
     raise RuntimeError(f"{url} did not answer: {last}")
 
 
+def serve_process(data: Path, log: Path, **env_vars: str):
+    """`dispatch-qa serve --no-seed` on `data` in another process, with the given DISPATCH_QA_* variables
+    (none from the developer's shell); yields its URL once it answers, stops it with Ctrl-C after."""
+    import signal
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DISPATCH_QA_")}
+    env.update(HF_HUB_OFFLINE="1", **env_vars)
+    with log.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "assistant", "serve", "--no-seed", "--data-dir", str(data),
+                                 "--port", str(port)], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(url + "/", proc)
+    except RuntimeError:
+        proc.kill()
+        raise RuntimeError(log.read_text()) from None
+    yield url
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def cli(*args: str, data_dir: Path, check: bool = True) -> subprocess.CompletedProcess:
     """`dispatch-qa ...` in another process, as a user would run it."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
